@@ -1,0 +1,48 @@
+# One-command workflows (see README): `make book`, `make test`, `make lab`.
+# Every target installs what it needs first, so each works on a fresh machine
+# with Python 3.11, Node.js/npm and (for tests) apt.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+NPM_STAMP := node_modules/.installed-stamp
+JB_FLAGS ?= --builder html --warningiserror --keep-going
+
+.PHONY: book test lab assets chromium clean help
+
+help:
+	@echo "make book   build the static site into _build/html"
+	@echo "make test   run every test (helpers, notebooks, book build, typography, browser)"
+	@echo "make lab    open the chapters and labs in JupyterLab"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip check
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+assets: $(STAMP) $(NPM_STAMP)
+	$(BIN)/python tools/build_assets.py
+
+book: assets
+	DLFA_QUIET=1 $(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo "Book: file://$(CURDIR)/_build/html/index.html"
+
+# Debian's chromium drives the browser tests (never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: assets chromium
+	DLFA_QUIET=1 $(BIN)/python -m pytest
+
+lab: assets
+	JUPYTER_CONFIG_DIR=$(CURDIR)/tools/jupyter $(BIN)/jupyter lab
+
+clean:
+	rm -rf _build _vendor _static/fonts
