@@ -1,0 +1,113 @@
+"""Small models the chapters build by name: a configurable multilayer perceptron.
+
+``make_mlp`` is the network of chapters 1–4 and of the playground: depth, width,
+activation, normalisation (and its place before or after the activation) and
+initialisation are switched by name, so an experiment changes one argument.
+"""
+import math
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+INITS = ("default", "kaiming", "xavier", "normal")
+NORM_POSITIONS = ("before", "after")
+
+
+def _check_positive_int(name, value):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+
+
+def init_linear_(layer: nn.Linear, init: str, *, std: float = 0.01) -> None:
+    """Initialise one ``nn.Linear`` in place.
+
+    - ``"default"``: leave PyTorch's own initialisation (Kaiming-uniform with a=√5, i.e.
+      U(−1/√fan_in, 1/√fan_in) weights and bias).
+    - ``"kaiming"``: He et al. 2015, weights ~ N(0, 2/fan_in), zero bias (the ReLU gain).
+    - ``"xavier"``: Glorot & Bengio 2010, weights ~ U(−a, a) with a = √(6/(fan_in+fan_out)), zero bias.
+    - ``"normal"``: weights ~ N(0, std²) (std=0.01 by default), zero bias.
+    """
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if init == "default":
+        return
+    with torch.no_grad():
+        if init == "kaiming":
+            nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+        elif init == "xavier":
+            nn.init.xavier_uniform_(layer.weight)
+        else:
+            nn.init.normal_(layer.weight, mean=0.0, std=std)
+        if layer.bias is not None:
+            nn.init.zeros_(layer.bias)
+
+
+def make_mlp(in_features, hidden, depth, out_features, *, activation="relu", norm=None,
+             norm_position="before", init="default", init_scale=1.0, init_std=0.01) -> nn.Sequential:
+    """A multilayer perceptron: ``depth`` hidden layers of Linear (+norm) (+activation), then a Linear output.
+
+    Input x: (N, in_features) -> logits (N, out_features).
+
+    Layers are named so per-layer gradient norms read well: ``linear1, norm1, act1, ...,
+    linear{depth}, norm{depth}, act{depth}, linear{depth+1}`` (the output layer). With
+    ``norm_position="before"`` each hidden block is Linear -> norm -> activation (Ioffe &
+    Szegedy 2015); with ``"after"`` it is Linear -> activation -> norm. ``norm=None`` (or
+    ``"none"``) adds no norm layers at all. ``depth=0`` gives a single Linear layer.
+
+    ``activation`` is a name from ``helpers.activations`` ("sigmoid", "tanh", "relu", ...);
+    ``norm`` a name from ``helpers.norm`` ("batch", "layer", "group", "batch_renorm").
+    ``init`` ("default" | "kaiming" | "xavier" | "normal", see ``init_linear_``; ``init_std``
+    is the standard deviation of "normal") applies to every Linear layer; ``init_scale`` then
+    multiplies the weights of the hidden Linear layers — the ones a normalisation follows —
+    as in chapter 1's "insensitivity to the initialisation scale" experiment.
+
+    Taught in chapters 1–4; the playground builds its networks with it.
+    """
+    for name, value in (("in_features", in_features), ("hidden", hidden), ("out_features", out_features)):
+        _check_positive_int(name, value)
+    if not isinstance(depth, int) or isinstance(depth, bool):
+        raise TypeError(f"depth must be an int, got {type(depth).__name__}")
+    if depth < 0:
+        raise ValueError(f"depth must be an int >= 0 (number of hidden layers), got {depth}")
+    if norm_position not in NORM_POSITIONS:
+        raise ValueError(f"norm_position must be one of {NORM_POSITIONS}, got {norm_position!r}")
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float)) \
+            or not math.isfinite(init_scale) or init_scale <= 0:
+        raise ValueError(f"init_scale must be a positive finite number, got {init_scale!r}")
+    if isinstance(init_std, bool) or not isinstance(init_std, (int, float)) \
+            or not math.isfinite(init_std) or init_std <= 0:
+        raise ValueError(f"init_std must be a positive finite number, got {init_std!r}")
+
+    from helpers.activations import get_activation
+    from helpers.norm import make_norm
+
+    use_norm = norm is not None and norm != "none"
+    get_activation(activation)  # validate the name even when depth == 0
+    if use_norm:
+        make_norm(norm, hidden)
+
+    layers = OrderedDict()
+    width_in = in_features
+    for i in range(1, depth + 1):
+        linear = nn.Linear(width_in, hidden)
+        init_linear_(linear, init, std=init_std)
+        if init_scale != 1.0:
+            with torch.no_grad():
+                linear.weight.mul_(init_scale)
+        layers[f"linear{i}"] = linear
+        act = get_activation(activation)
+        if use_norm and norm_position == "before":
+            layers[f"norm{i}"] = make_norm(norm, hidden)
+        layers[f"act{i}"] = act
+        if use_norm and norm_position == "after":
+            layers[f"norm{i}"] = make_norm(norm, hidden)
+        width_in = hidden
+    output = nn.Linear(width_in, out_features)
+    init_linear_(output, init, std=init_std)
+    layers[f"linear{depth + 1}"] = output
+    return nn.Sequential(layers)

@@ -1,0 +1,196 @@
+"""helpers.train: learning on digits, determinism, divergence, targets, gradient norms, modes, bad arguments."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from helpers.data import load_digits
+from helpers.models import make_mlp
+from helpers.train import History, accuracy, fit, gradient_norms
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(seed=0)
+
+
+def small_model(seed=0, **kwargs):
+    torch.manual_seed(seed)
+    return make_mlp(64, 32, 1, 10, **kwargs)
+
+
+def test_tiny_model_learns_digits(digits):
+    h = fit(small_model(), (digits.X_train, digits.y_train), test=(digits.X_test, digits.y_test),
+            steps=300, batch_size=32, lr=0.1, eval_every=100, device="cpu", progress=False)
+    assert isinstance(h, History)
+    assert h.train_acc[0] < 0.3            # untrained: near chance
+    assert h.train_acc[-1] > 0.90
+    assert h.test_acc[-1] > 0.85
+    assert h.eval_steps == [0, 100, 200, 300]
+    assert h.steps == list(range(1, 301)) and len(h.train_loss) == len(h.lr) == 300
+    assert h.lr == [0.1] * 300
+    assert len(h.test_loss) == len(h.eval_train_loss) == 4
+    assert h.eval_train_loss[-1] < h.eval_train_loss[0]
+    assert not h.diverged and h.diverged_at is None
+    assert h.seconds > 0
+
+
+def test_same_seed_identical_history_different_seed_differs(digits):
+    kw = dict(steps=60, batch_size=16, lr=0.05, eval_every=20, device="cpu", progress=False,
+              momentum=0.9, record_grad_norms=True)
+    a = fit(small_model(norm="batch"), (digits.X_train, digits.y_train), seed=5, **kw)
+    b = fit(small_model(norm="batch"), (digits.X_train, digits.y_train), seed=5, **kw)
+    c = fit(small_model(norm="batch"), (digits.X_train, digits.y_train), seed=6, **kw)
+    for name in ("train_loss", "lr", "train_acc", "eval_train_loss", "grad_norms", "grad_steps"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert a.train_loss != c.train_loss
+
+
+def test_fit_does_not_touch_callers_random_state(digits):
+    model = small_model()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    fit(model, (digits.X_train, digits.y_train), steps=5, batch_size=8, lr=0.1, device="cpu",
+        progress=False)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_each_epoch_is_a_new_permutation(digits):
+    """Full-batch-free check: with batch_size = N/2 two steps cover the set exactly once per epoch."""
+    X, y = digits.X_train[:40], digits.y_train[:40]
+    seen = []
+    model = nn.Sequential(nn.Linear(64, 10))
+    model.register_forward_pre_hook(lambda m, inp: seen.append(inp[0].clone()) if m.training else None)
+    fit(model, (X, y), steps=4, batch_size=20, lr=0.01, device="cpu", progress=False, eval_every=100)
+    first_epoch = torch.cat(seen[:2])
+    second_epoch = torch.cat(seen[2:4])
+    key = lambda A: sorted(map(tuple, A.tolist()))
+    assert key(first_epoch) == key(X) == key(second_epoch)
+    assert not torch.equal(first_epoch, second_epoch)
+
+
+def test_divergence_is_reported_not_raised(digits):
+    h = fit(small_model(), (digits.X_train, digits.y_train), steps=200, batch_size=32, lr=1e6,
+            device="cpu", progress=False, eval_every=50)
+    assert h.diverged is True
+    assert h.diverged_at is not None and 1 <= h.diverged_at < 200
+    assert h.steps[-1] == h.diverged_at and not math.isfinite(h.train_loss[-1])
+    assert all(math.isfinite(v) for v in h.train_loss[:-1])
+
+
+def test_steps_to_target_and_stop_at_target(digits):
+    train = (digits.X_train, digits.y_train)
+    kw = dict(steps=400, batch_size=32, lr=0.1, eval_every=10, device="cpu", progress=False,
+              target_accuracy=0.8)
+    full = fit(small_model(), train, **kw)
+    assert full.steps_to_target is not None and 0 < full.steps_to_target < 400
+    i = full.eval_steps.index(full.steps_to_target)
+    assert full.train_acc[i] >= 0.8 and all(a < 0.8 for a in full.train_acc[:i])
+    early = fit(small_model(), train, stop_at_target=True, **kw)
+    assert early.steps_to_target == full.steps_to_target
+    assert early.eval_steps[-1] == full.steps_to_target and len(early.steps) == full.steps_to_target
+    never = fit(small_model(), train, **{**kw, "steps": 5, "target_accuracy": 1.0})
+    assert never.steps_to_target is None
+
+
+def test_grad_norms_recorded_per_layer(digits):
+    model = small_model()
+    h = fit(model, (digits.X_train, digits.y_train), steps=50, batch_size=32, lr=0.1, eval_every=20,
+            device="cpu", progress=False, record_grad_norms=True)
+    assert set(h.grad_norms) == {"linear1", "linear2"}
+    assert h.grad_steps == [1, 20, 40, 50]
+    assert all(len(v) == 4 and all(x > 0 for x in v) for v in h.grad_norms.values())
+    off = fit(small_model(), (digits.X_train, digits.y_train), steps=5, batch_size=32, lr=0.1,
+              device="cpu", progress=False)
+    assert off.grad_norms == {} and off.grad_steps == []
+
+
+def test_gradient_norms_matches_autograd_and_leaves_model_untouched(digits):
+    model = small_model(norm="batch").double()
+    X, y = digits.X_train[:64].double(), digits.y_train[:64]
+    model.eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    norms = gradient_norms(model, X, y)
+    assert not model.training
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k          # running statistics restored
+    assert all(p.grad is None for p in model.parameters())
+    # reference: plain autograd in training mode
+    model.train()
+    nn.functional.cross_entropy(model(X), y).backward()
+    assert set(norms) == {"linear1", "linear2"}
+    for name in norms:
+        assert math.isclose(norms[name], getattr(model, name).weight.grad.norm().item(), rel_tol=1e-12)
+
+
+def test_accuracy_restores_mode_and_is_correct():
+    model = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Dropout(0.5))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(2))
+    X = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0], [0.0, 3.0]])
+    y = torch.tensor([0, 1, 1, 1])
+    model.train()
+    assert accuracy(model, X, y) == 0.75  # deterministic: dropout off in eval mode
+    assert model.training
+    model.eval()
+    accuracy(model, X, y)
+    assert not model.training
+
+
+def test_schedule_callable_is_used_per_step(digits):
+    h = fit(small_model(), (digits.X_train, digits.y_train), steps=10, batch_size=32, lr=0.1,
+            schedule=lambda t: 0.1 / (1 + t), device="cpu", progress=False)
+    assert h.lr == [0.1 / (1 + t) for t in range(10)]
+
+
+def test_optimizer_factory_and_adam(digits):
+    train = (digits.X_train, digits.y_train)
+    h = fit(small_model(), train, steps=100, batch_size=32, lr=1e-2, optimizer="adam", device="cpu",
+            progress=False)
+    assert h.train_acc[-1] > 0.85
+    h2 = fit(small_model(), train, steps=3, batch_size=32, lr=1e-2, optimizer=torch.optim.RMSprop,
+             device="cpu", progress=False)
+    assert len(h2.train_loss) == 3
+
+
+def test_mse_loss_regression():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 3, generator=g)
+    y = X @ torch.tensor([1.0, -2.0, 0.5])
+    h = fit(nn.Linear(3, 1), (X, y), steps=200, batch_size=20, lr=0.05, loss="mse", device="cpu",
+            progress=False)
+    assert h.train_acc == [] and h.eval_train_loss[-1] < 1e-3 < h.eval_train_loss[0]
+
+
+def test_progress_env_var(monkeypatch, digits, capsys):
+    monkeypatch.setenv("DLFA_QUIET", "1")
+    fit(small_model(), (digits.X_train, digits.y_train), steps=3, batch_size=8, lr=0.1, device="cpu")
+    assert capsys.readouterr().err == ""
+    fit(small_model(), (digits.X_train, digits.y_train), steps=3, batch_size=8, lr=0.1, device="cpu",
+        progress=True)
+    assert "train" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"steps": 0}, ValueError), ({"steps": 2.5}, TypeError), ({"batch_size": 0}, ValueError),
+    ({"batch_size": 10_000}, ValueError), ({"lr": 0.0}, ValueError), ({"lr": float("nan")}, ValueError),
+    ({"optimizer": "lbfgs"}, ValueError), ({"loss": "hinge"}, ValueError),
+    ({"target_accuracy": 1.5}, ValueError), ({"eval_every": 0}, ValueError),
+    ({"momentum": -0.1}, ValueError), ({"progress": "yes"}, TypeError), ({"schedule": 3}, TypeError),
+    ({"seed": -1}, ValueError),
+])
+def test_bad_arguments(kwargs, error, digits):
+    args = dict(steps=5, batch_size=8, lr=0.1, device="cpu", progress=False)
+    args.update(kwargs)
+    with pytest.raises(error):
+        fit(small_model(), (digits.X_train, digits.y_train), **args)
+
+
+def test_bad_train_pairs(digits):
+    with pytest.raises(TypeError):
+        fit(small_model(), digits.X_train, steps=5, batch_size=8, lr=0.1, device="cpu")
+    with pytest.raises(ValueError):
+        fit(small_model(), (digits.X_train, digits.y_train[:10]), steps=5, batch_size=8, lr=0.1,
+            device="cpu")
