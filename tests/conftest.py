@@ -1,4 +1,9 @@
-"""Shared test settings: tiny models on one CPU thread, float64 comparisons."""
+"""Shared test settings: tiny models on one CPU thread; the built book for the site tests."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -9,3 +14,23 @@ torch.set_num_threads(1)
 def rng():
     """A seeded torch generator, so each test's data does not depend on test order."""
     return torch.Generator().manual_seed(1234)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = ROOT / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def built_book():
+    """Build the book once per session (warnings are errors) and return the HTML folder.
+
+    Notebooks are executed through the jupyter-cache, so a second build reuses
+    the results of the first.
+    """
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT),
+           "--builder", "html", "--warningiserror", "--keep-going"]
+    env = {**os.environ, "DLFA_QUIET": "1"}
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"book build failed (exit {result.returncode}):\n{log[-6000:]}"
+    return BUILD_DIR, log

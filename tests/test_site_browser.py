@@ -1,0 +1,104 @@
+"""The built site in a real browser (Debian chromium driven by playwright), network off.
+
+Every request that is not for a local file is recorded and aborted, so a page
+that needs another host shows it here as a failure, not as a slow test.
+"""
+import pytest
+
+pytestmark = pytest.mark.slow
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by requirements.txt")
+
+CHROMIUM = "/usr/bin/chromium"
+LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+PAGES = ["intro.html", "chapters/01_batchnorm.html", "bibliography.html"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_page(browser, built_book):
+    """Open a page of the built site; returns (page, list of non-local requests)."""
+    html_dir, _ = built_book
+    contexts = []
+
+    def _open(name, **context_args):
+        context = browser.new_context(**context_args)
+        contexts.append(context)
+        page = context.new_page()
+        outside = []
+
+        def _route(route):
+            url = route.request.url
+            if url.startswith(LOCAL_SCHEMES):
+                route.continue_()
+            else:
+                outside.append(url)
+                route.abort()
+
+        page.route("**/*", _route)
+        page.goto((html_dir / name).as_uri())
+        page.wait_for_load_state("load")
+        return page, outside
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_is_rtl_offline_with_vazirmatn(open_page, name):
+    page, outside = open_page(name)
+    page.wait_for_timeout(500)
+    assert page.evaluate("document.documentElement.dir") == "rtl"
+    assert page.evaluate("getComputedStyle(document.querySelector('article p')).direction") == "rtl"
+    page.evaluate("document.fonts.ready")
+    loaded = page.evaluate(
+        "[...document.fonts].filter(f => f.family.replace(/\"/g, '') === 'Vazirmatn' && f.status === 'loaded').length")
+    assert loaded >= 1, "the Vazirmatn web font was not loaded"
+    assert "Vazirmatn" in page.evaluate("getComputedStyle(document.querySelector('article p')).fontFamily")
+    assert outside == [], f"requests to other hosts: {outside}"
+
+
+def test_chapter_math_rendered_and_code_left_to_right(open_page):
+    page, outside = open_page("chapters/01_batchnorm.html")
+    page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=20000)
+    article_text = page.inner_text("article")
+    for raw in ("$$", "\\frac", "\\hat", "\\mu_"):
+        assert raw not in article_text, f"raw TeX {raw!r} left in the page"
+    directions = page.evaluate(
+        "[...document.querySelectorAll('div.cell_input pre, div.cell_output')].map(e => getComputedStyle(e).direction)")
+    assert directions and set(directions) == {"ltr"}, directions
+    inline = page.evaluate(
+        "[...document.querySelectorAll('article p code, article p mjx-container')].map(e => getComputedStyle(e).direction)")
+    assert set(inline) <= {"ltr"}
+    assert page.locator("div.cell_output img").count() >= 1
+    assert outside == [], f"requests to other hosts: {outside}"
+
+
+def test_persian_search_finds_the_chapter(open_page):
+    page, outside = open_page("search.html?q=نرمال‌سازی")
+    page.wait_for_selector("#search-results li", timeout=20000)
+    hrefs = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.getAttribute('href'))")
+    assert any("01_batchnorm" in h for h in hrefs), hrefs
+    assert outside == []
+
+
+def test_mobile_drawer_opens_on_the_right(open_page):
+    width = 390
+    page, outside = open_page("chapters/01_batchnorm.html", viewport={"width": width, "height": 844})
+    page.locator("button.primary-toggle").first.click()
+    drawer = page.locator("dialog#pst-primary-sidebar-modal")
+    drawer.wait_for(state="visible", timeout=5000)
+    page.wait_for_timeout(600)  # the slide-in transition
+    box = drawer.bounding_box()
+    assert box is not None and box["width"] > 100
+    assert abs(box["x"] + box["width"] - width) <= 2, f"drawer not flush with the right edge: {box}"
+    assert box["x"] > 0, f"drawer covers the left edge: {box}"
+    assert outside == []
