@@ -71,3 +71,196 @@ def load_digits(*, seed=0, test_size=297, standardize=True) -> Split:
         torch.from_numpy(X_test.astype(np.float32)),
         torch.from_numpy(y[test_idx]),
     )
+
+
+def _check_fraction(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _check_nonneg_float(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+# ----------------------------------------------------------------------------- spirals
+def make_spirals(n_per_class=300, n_classes=2, noise=0.1, turns=1.0, seed=0, test_fraction=0.25) -> Split:
+    """Interleaved 2-D spirals, one arm per class: the playground's decision-boundary data set.
+
+    For class k a point at parameter s ~ U(0, 1) lies at radius r = s and angle
+    2π·turns·s + 2πk/n_classes, plus Gaussian noise of standard deviation ``noise`` on each
+    coordinate. The ``n_classes · n_per_class`` points are shuffled and split:
+    ``Split(X_train (N_train, 2), y_train (N_train,), X_test (N_test, 2), y_test (N_test,))``,
+    N_test = round(test_fraction · N), X float32, y int64 in [0, n_classes).
+    """
+    n_per_class = _check_int("n_per_class", n_per_class, minimum=2)
+    n_classes = _check_int("n_classes", n_classes, minimum=2)
+    noise = _check_nonneg_float("noise", noise)
+    turns = _check_nonneg_float("turns", turns)
+    if turns == 0:
+        raise ValueError("turns must be > 0, got 0")
+    seed = _check_seed(seed)
+    test_fraction = _check_fraction("test_fraction", test_fraction)
+    rng = np.random.default_rng(seed)
+    s = rng.uniform(0.0, 1.0, size=(n_classes, n_per_class))
+    angle = 2 * np.pi * turns * s + 2 * np.pi * np.arange(n_classes)[:, None] / n_classes
+    X = np.stack([s * np.cos(angle), s * np.sin(angle)], axis=-1).reshape(-1, 2)
+    X = X + noise * rng.standard_normal(X.shape)
+    y = np.repeat(np.arange(n_classes, dtype=np.int64), n_per_class)
+    order = rng.permutation(len(y))
+    n_test = int(round(test_fraction * len(y)))
+    if not 0 < n_test < len(y):
+        raise ValueError(f"test_fraction={test_fraction} leaves an empty train or test set of {len(y)} points")
+    test_idx, train_idx = order[:n_test], order[n_test:]
+    f = lambda a: torch.from_numpy(a.astype(np.float32))
+    return Split(f(X[train_idx]), torch.from_numpy(y[train_idx]), f(X[test_idx]), torch.from_numpy(y[test_idx]))
+
+
+# ----------------------------------------------------------------------------- MNIST-1D
+MNIST1D_SEED = 42  # the seed of the reference data set (Greydanus 2020, mnist1d's get_dataset_args())
+
+
+def default_cache_dir():
+    """``$DLFA_CACHE`` if set, else ``~/.cache/dlfa``."""
+    import os
+    return os.environ.get("DLFA_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "dlfa")
+
+
+def make_mnist1d(seed=MNIST1D_SEED, cache_dir=None, *, num_samples=5000) -> Split:
+    """MNIST-1D (Greydanus 2020), generated locally — no download — and cached.
+
+    Returns ``Split(X_train (0.8·num_samples, 40), y_train, X_test (0.2·num_samples, 40), y_test)``:
+    X float32 1-D signals of length 40, y int64 digits 0–9. The default (``seed=42``,
+    5000 samples: 4000 train / 1000 test) is the reference data set of the ``mnist1d``
+    package's ``get_dataset_args()``; another seed draws another data set of the same kind.
+
+    The arrays are built with ``mnist1d.data.make_dataset`` (its ``get_dataset`` would try a
+    download; we never call it), which reseeds Python's and NumPy's global generators: their
+    states are saved and restored, so the caller's random streams are untouched. The result
+    is cached as ``.npz`` under ``cache_dir`` (default ``default_cache_dir()``); the file name
+    holds the package version, seed and size, so a later call loads it in milliseconds.
+    Needs the ``mnist1d`` package (in requirements.txt). Used by chapters 3 and 5.
+    """
+    import os
+    import random
+
+    seed = _check_seed(seed)
+    num_samples = _check_int("num_samples", num_samples, minimum=20)
+    try:
+        import mnist1d
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError as err:  # pragma: no cover - mnist1d is a pinned requirement
+        raise ImportError('make_mnist1d needs the mnist1d package: pip install "mnist1d==0.0.2.post1"') from err
+    from importlib.metadata import version
+
+    cache_dir = default_cache_dir() if cache_dir is None else os.fspath(cache_dir)
+    path = os.path.join(cache_dir, f"mnist1d-{version('mnist1d')}-seed{seed}-n{num_samples}.npz")
+    if os.path.exists(path):
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in ("x", "y", "x_test", "y_test")}
+    else:
+        args = get_dataset_args()
+        args.seed, args.num_samples = seed, num_samples
+        np_state, py_state = np.random.get_state(), random.getstate()
+        try:
+            d = make_dataset(args)
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+        arrays = {k: np.asarray(d[k]) for k in ("x", "y", "x_test", "y_test")}
+        os.makedirs(cache_dir, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp.npz"
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)  # atomic: parallel notebooks never read half a file
+    return Split(
+        torch.from_numpy(arrays["x"].astype(np.float32)),
+        torch.from_numpy(arrays["y"].astype(np.int64)),
+        torch.from_numpy(arrays["x_test"].astype(np.float32)),
+        torch.from_numpy(arrays["y_test"].astype(np.int64)),
+    )
+
+
+# ----------------------------------------------------------------------------- adding problem
+ADDING_BASELINE_MSE = 1 / 6
+"""MSE of always predicting 1.0 (the mean target): Var(a + b) = 2 · (1/12) for a, b ~ U(0, 1); ≈ 0.167."""
+
+
+def make_adding_problem(n, T, seed=0):
+    """The adding problem (Hochreiter & Schmidhuber 1997; Le et al. 2015; Li et al. 2018).
+
+    Returns ``X: (n, T, 2)`` float32 and ``y: (n,)`` float32. Channel 0 holds values drawn from
+    U(0, 1); channel 1 is a 0/1 marker with exactly two ones per sequence, one in the first half
+    (position < T // 2) and one in the second half, as in Le et al. 2015 and Li et al. 2018.
+    The target is the sum of the two marked values. Predicting the constant 1.0 gives
+    ``ADDING_BASELINE_MSE`` = 1/6 ≈ 0.167; a network must beat that to have learnt anything.
+    Used by chapter 4 and lab 5.
+    """
+    n = _check_int("n", n, minimum=1)
+    T = _check_int("T", T, minimum=2)
+    seed = _check_seed(seed)
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(0.0, 1.0, size=(n, T))
+    half = T // 2
+    first = rng.integers(0, half, size=n)
+    second = rng.integers(half, T, size=n)
+    markers = np.zeros((n, T))
+    rows = np.arange(n)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    y = values[rows, first] + values[rows, second]
+    X = np.stack([values, markers], axis=-1)
+    return torch.from_numpy(X.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
+
+
+# ----------------------------------------------------------------------------- optional: torchvision
+_DATASETS_HINT = ('{name} needs torchvision, an optional extra for readers with internet: '
+                  'pip install "dl-fa-helpers[datasets]"')
+
+
+def _torchvision_datasets(name):
+    try:
+        from torchvision import datasets
+    except ImportError as err:
+        raise ImportError(_DATASETS_HINT.format(name=name)) from err
+    return datasets
+
+
+def _image_split(train_x, train_y, test_x, test_y, standardize):
+    """uint8 (N, H, W, C) arrays -> float32 (N, C, H, W) in [0, 1], optionally standardised per channel (train stats)."""
+    X_train = torch.from_numpy(np.ascontiguousarray(train_x)).permute(0, 3, 1, 2).float() / 255
+    X_test = torch.from_numpy(np.ascontiguousarray(test_x)).permute(0, 3, 1, 2).float() / 255
+    if standardize:
+        mean = X_train.mean(dim=(0, 2, 3), keepdim=True)
+        std = X_train.std(dim=(0, 2, 3), keepdim=True)
+        X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
+    return Split(X_train, torch.as_tensor(np.asarray(train_y), dtype=torch.int64),
+                 X_test, torch.as_tensor(np.asarray(test_y), dtype=torch.int64))
+
+
+def load_cifar10(root, *, download=True, standardize=True) -> Split:
+    """CIFAR-10 through torchvision (optional extra; downloads ~170 MB into ``root`` once).
+
+    Returns ``Split(X_train (50000, 3, 32, 32), y_train (50000,), X_test (10000, 3, 32, 32), y_test)``,
+    X float32 in [0, 1] or, with ``standardize``, standardised per channel with train statistics.
+    Raises ImportError with the install command when torchvision is absent. Never used by tests.
+    """
+    datasets = _torchvision_datasets("load_cifar10")
+    train = datasets.CIFAR10(root, train=True, download=download)
+    test = datasets.CIFAR10(root, train=False, download=download)
+    return _image_split(train.data, train.targets, test.data, test.targets, standardize)
+
+
+def load_mnist(root, *, download=True, standardize=True) -> Split:
+    """MNIST through torchvision (optional extra; downloads ~12 MB into ``root`` once).
+
+    Returns ``Split(X_train (60000, 1, 28, 28), y_train (60000,), X_test (10000, 1, 28, 28), y_test)``,
+    X float32 as in ``load_cifar10``. Raises ImportError with the install command when torchvision
+    is absent. Never used by tests.
+    """
+    datasets = _torchvision_datasets("load_mnist")
+    train = datasets.MNIST(root, train=True, download=download)
+    test = datasets.MNIST(root, train=False, download=download)
+    return _image_split(train.data.numpy()[..., None], train.targets, test.data.numpy()[..., None],
+                        test.targets, standardize)
