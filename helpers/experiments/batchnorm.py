@@ -1,0 +1,365 @@
+"""Chapter 1 («نرمال‌سازی دسته‌ای»): the experiments behind its claims.
+
+Every function trains small multilayer perceptrons (``helpers.models.make_mlp``) on
+scikit-learn's bundled 8×8 digits (``helpers.data.load_digits``) with the one training
+loop (``helpers.train.fit``) and returns a plain dict of numbers and lists, so the
+chapter can glue them into its prose and the claims benchmark can rerun them on
+several seeds. The defaults are the chapter's scale: each function runs in a few
+seconds on one CPU thread; the tests call them smaller.
+
+Results are deterministic for a given ``seed`` on the CPU. Only ``step_time`` measures
+wall time, which varies from run to run by nature.
+"""
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from helpers.data import load_digits
+from helpers.models import make_mlp
+from helpers.norm import GroupNorm, batchnorm_forward
+from helpers.seeding import set_seed
+from helpers.train import accuracy, fit
+
+NUM_CLASSES = 10
+
+__all__ = [
+    "bn_demo",
+    "steps_to_target",
+    "lr_sweep",
+    "init_scale_sweep",
+    "deep_network",
+    "generalization_gap",
+    "small_batch",
+    "step_time",
+    "highest_trainable_lr",
+    "flatten",
+]
+
+
+def _data(data, seed):
+    return load_digits(seed=seed) if data is None else data
+
+
+def _mlp(data, *, hidden, depth, activation, norm, seed, num_groups=None, **kwargs):
+    """make_mlp with the model's initial weights depending only on ``seed``.
+
+    ``num_groups`` sets GroupNorm's groups (make_mlp builds norms with their defaults, and
+    GroupNorm's default, the largest of 32, 16, ... dividing C, leaves 2 features per group at
+    C = 64: as degenerate as batch norm at batch size 2).
+    """
+    set_seed(seed)
+    model = make_mlp(data.X_train.shape[1], hidden, depth, NUM_CLASSES,
+                     activation=activation, norm=norm, **kwargs)
+    if norm == "group" and num_groups is not None:
+        for name, module in list(model.named_children()):
+            if name.startswith("norm"):
+                setattr(model, name, GroupNorm(hidden, num_groups=num_groups))
+    return model
+
+
+def _clean(value):
+    """NaN (a diverged run) becomes None, so results stay JSON-friendly and easy to test."""
+    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
+
+
+def bn_demo(*, seed=0, batch_size=6, num_features=3, steps=5, momentum=0.1, device=None):
+    """What ``batchnorm_forward`` computes in training and in evaluation mode.
+
+    A batch x: (batch_size, num_features) whose features have different means and
+    scales goes through ``steps`` training-mode calls (each updates the running
+    statistics in place), then one evaluation-mode call. Returns the batch statistics
+    (mean, biased and unbiased variance), the running statistics after each step, the
+    per-feature mean and std of the training output (≈ β and |γ|), and how far the
+    evaluation output is from the training output for the same batch; also how much one
+    sample's training-mode output changes when its batch-mates change.
+    """
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2 (a variance needs two values), got {batch_size}")
+    device = torch.device("cpu") if device is None else torch.device(device)
+    gen = set_seed(seed)
+    scale = torch.linspace(0.5, 3.0, num_features)
+    shift = torch.linspace(-2.0, 4.0, num_features)
+    x = (torch.randn(batch_size, num_features, generator=gen) * scale + shift).to(device)
+    other = (torch.randn(batch_size, num_features, generator=gen) * scale + shift).to(device)
+    gamma = (1.0 + 0.5 * torch.randn(num_features, generator=gen)).to(device)
+    beta = (0.5 * torch.randn(num_features, generator=gen)).to(device)
+    running_mean = torch.zeros(num_features, device=device)
+    running_var = torch.ones(num_features, device=device)
+
+    history_mean, history_var = [], []
+    for _ in range(steps):
+        out_train, _ = batchnorm_forward(x, gamma, beta, running_mean, running_var,
+                                         training=True, momentum=momentum)
+        history_mean.append(running_mean.tolist())
+        history_var.append(running_var.tolist())
+    out_eval, _ = batchnorm_forward(x, gamma, beta, running_mean, running_var,
+                                    training=False, momentum=momentum)
+    # the same first sample, in a batch with different batch-mates (copies of the stats so
+    # the demo's running statistics are not touched)
+    mixed = torch.cat([x[:1], other[1:]])
+    out_mixed, _ = batchnorm_forward(mixed, gamma, beta, running_mean.clone(), running_var.clone(),
+                                     training=True, momentum=momentum)
+    return {
+        "x": x.tolist(),
+        "gamma": gamma.tolist(),
+        "beta": beta.tolist(),
+        "momentum": momentum,
+        "batch_size": batch_size,
+        "steps": steps,
+        "batch_mean": x.mean(0).tolist(),
+        "batch_var_biased": x.var(0, unbiased=False).tolist(),
+        "batch_var_unbiased": x.var(0, unbiased=True).tolist(),
+        "running_mean": history_mean,
+        "running_var": history_var,
+        "train_out_mean": out_train.mean(0).tolist(),
+        "train_out_std": out_train.std(0, unbiased=False).tolist(),
+        "out_train": out_train.tolist(),
+        "out_eval": out_eval.tolist(),
+        "max_train_eval_diff": (out_train - out_eval).abs().max().item(),
+        "same_sample_diff": (out_train[0] - out_mixed[0]).abs().max().item(),
+    }
+
+
+def steps_to_target(*, seed=0, target=0.95, lr=0.5, hidden=100, depth=3, activation="sigmoid",
+                    batch_size=60, max_steps=2000, eval_every=10, data=None, device=None):
+    """Optimizer steps until TRAIN accuracy reaches ``target``, with and without BN.
+
+    The same network (``depth`` hidden layers of ``hidden`` sigmoid units, as in Ioffe &
+    Szegedy's MNIST experiment), the same learning rate and mini-batches; training stops at
+    the target. Returns, per variant ("none", "batch"), the steps (None if not reached in
+    ``max_steps``) and the train-accuracy curve, plus ``ratio`` = steps without / with BN
+    (a lower bound, using ``max_steps``, if the plain net never got there).
+    """
+    data = _data(data, seed)
+    out = {"config": {"target": target, "lr": lr, "hidden": hidden, "depth": depth,
+                      "batch_size": batch_size, "max_steps": max_steps, "activation": activation}}
+    for norm in ("none", "batch"):
+        model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed)
+        h = fit(model, (data.X_train, data.y_train), steps=max_steps, batch_size=batch_size, lr=lr,
+                eval_every=eval_every, target_accuracy=target, stop_at_target=True, seed=seed,
+                device=device, progress=False)
+        out[norm] = {"steps": h.steps_to_target, "eval_steps": list(h.eval_steps),
+                     "train_acc": list(h.train_acc), "diverged": h.diverged}
+    with_bn, without = out["batch"]["steps"], out["none"]["steps"]
+    out["ratio"] = None if with_bn is None else (without if without is not None else max_steps) / with_bn
+    out["ratio_is_lower_bound"] = without is None
+    return out
+
+
+def _final(model, data, history):
+    if history.diverged:
+        return {"diverged": True, "diverged_at": history.diverged_at, "train_acc": None, "test_acc": None}
+    return {"diverged": False, "diverged_at": None,
+            "train_acc": _clean(history.train_acc[-1]), "test_acc": _clean(history.test_acc[-1])}
+
+
+def lr_sweep(*, seed=0, lrs=(0.03, 0.3, 1.0, 3.0, 10.0), steps=300, hidden=100, depth=4,
+             activation="relu", batch_size=60, norms=("none", "batch"), data=None, device=None):
+    """Test accuracy after ``steps`` SGD steps for each learning rate, with and without BN.
+
+    A run whose loss becomes NaN/inf is recorded as diverged (accuracy None), not raised.
+    Returns ``{"lrs": [...], norm: [{"diverged", "diverged_at", "train_acc", "test_acc"}, ...]}``.
+    """
+    data = _data(data, seed)
+    out = {"lrs": list(lrs), "config": {"steps": steps, "hidden": hidden, "depth": depth,
+                                        "batch_size": batch_size, "activation": activation}}
+    for norm in norms:
+        rows = []
+        for lr in lrs:
+            model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed)
+            h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
+                    batch_size=batch_size, lr=lr, eval_every=steps, seed=seed, device=device, progress=False)
+            rows.append(_final(model, data, h))
+        out[norm] = rows
+    return out
+
+
+def highest_trainable_lr(sweep, norm, *, threshold=0.9):
+    """The largest learning rate of an ``lr_sweep`` result whose test accuracy is >= threshold (or None)."""
+    good = [lr for lr, r in zip(sweep["lrs"], sweep[norm]) if r["test_acc"] is not None and r["test_acc"] >= threshold]
+    return max(good) if good else None
+
+
+def init_scale_sweep(*, seed=0, scales=(0.1, 1.0, 10.0), lr=0.1, steps=300, hidden=100, depth=4,
+                     activation="relu", batch_size=60, data=None, device=None):
+    """Test accuracy after ``steps`` steps when PyTorch's default initial weights are multiplied by each scale."""
+    data = _data(data, seed)
+    out = {"scales": list(scales), "config": {"lr": lr, "steps": steps, "hidden": hidden, "depth": depth,
+                                              "batch_size": batch_size, "activation": activation}}
+    for norm in ("none", "batch"):
+        rows = []
+        for scale in scales:
+            model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed,
+                         init_scale=scale)
+            h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
+                    batch_size=batch_size, lr=lr, eval_every=steps, seed=seed, device=device, progress=False)
+            rows.append(_final(model, data, h))
+        out[norm] = rows
+    return out
+
+
+def deep_network(*, seed=0, depth=10, hidden=100, activation="sigmoid", lr=0.5, steps=400,
+                 batch_size=60, eval_every=20, data=None, device=None):
+    """Train a deep (``depth`` hidden layers) network with and without BN; curves and final accuracies.
+
+    Also returns the ratio of the first to the last hidden layer's weight-gradient norm at
+    initialisation (step 1), the vanishing-gradient picture behind the result.
+    """
+    data = _data(data, seed)
+    out = {"config": {"depth": depth, "hidden": hidden, "activation": activation, "lr": lr,
+                      "steps": steps, "batch_size": batch_size}}
+    for norm in ("none", "batch"):
+        model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed)
+        h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
+                batch_size=batch_size, lr=lr, eval_every=eval_every, seed=seed, device=device,
+                progress=False, record_grad_norms=True)
+        first, last = h.grad_norms["linear1"][0], h.grad_norms[f"linear{depth}"][0]
+        out[norm] = {**_final(model, data, h), "eval_steps": list(h.eval_steps),
+                     "train_acc_curve": list(h.train_acc),
+                     "grad_ratio_init": first / last if last > 0 else None}
+    return out
+
+
+def generalization_gap(*, seed=0, lr=0.1, steps=1500, hidden=100, depth=3, activation="relu",
+                       batch_size=32, data=None, device=None):
+    """Does BN regularise here? Train accuracy, test accuracy and their gap, with and without BN.
+
+    Both networks are trained for the same number of steps at the same learning rate (long
+    enough that both fit the training set); a regulariser would show as a smaller gap or a
+    higher test accuracy. The chapter reports whatever this measures.
+    """
+    data = _data(data, seed)
+    out = {"config": {"lr": lr, "steps": steps, "hidden": hidden, "depth": depth,
+                      "batch_size": batch_size, "activation": activation}}
+    for norm in ("none", "batch"):
+        model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed)
+        h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
+                batch_size=batch_size, lr=lr, eval_every=steps, seed=seed, device=device, progress=False)
+        r = _final(model, data, h)
+        r["gap"] = None if r["diverged"] else r["train_acc"] - r["test_acc"]
+        r["test_loss"] = None if h.diverged else _clean(h.test_loss[-1])
+        r["train_loss"] = None if h.diverged else _clean(h.eval_train_loss[-1])
+        out[norm] = r
+    return out
+
+
+@torch.no_grad()
+def _accuracy_in_train_mode(model, X, y, batch_size):
+    """The classic bug: test accuracy computed in TRAINING mode, in mini-batches of ``batch_size``.
+
+    Each test batch is normalised with its own statistics (and the running statistics get
+    overwritten, so call this on a model you no longer need). A last incomplete batch is dropped.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.train()
+    correct = total = 0
+    for i in range(0, len(X) - batch_size + 1, batch_size):
+        xb, yb = X[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+        correct += (model(xb).argmax(1) == yb).sum().item()
+        total += len(yb)
+    model.train(was_training)
+    return correct / total
+
+
+def small_batch(*, seed=0, batch_sizes=(2, 4, 32), norms=("none", "batch", "layer", "group", "batch_renorm"),
+                epochs=2, base_lr=0.1, base_batch=32, hidden=64, depth=3, activation="relu",
+                num_groups=8, data=None, device=None):
+    """Test accuracy against the mini-batch size for several normalisations, side by side.
+
+    Every run sees the same number of ``epochs``; the learning rate follows the linear
+    scaling rule ``base_lr * batch_size / base_batch``. Test accuracy is computed properly
+    (eval mode). For the norms with running statistics ("batch", "batch_renorm") also the
+    test accuracy in TRAINING mode at the same batch size: the classic evaluation bug.
+    Returns ``{"batch_sizes": [...], norm: {batch_size: {"test_acc", "test_acc_train_mode"}}}``.
+    """
+    data = _data(data, seed)
+    n = len(data.X_train)
+    out = {"batch_sizes": list(batch_sizes), "norms": list(norms),
+           "config": {"epochs": epochs, "base_lr": base_lr, "base_batch": base_batch, "hidden": hidden,
+                      "depth": depth, "activation": activation, "num_groups": num_groups}}
+    for norm in norms:
+        out[norm] = {}
+        for bs in batch_sizes:
+            model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed,
+                         num_groups=num_groups)
+            steps = epochs * (n // bs)
+            h = fit(model, (data.X_train, data.y_train), steps=steps, batch_size=bs,
+                    lr=base_lr * bs / base_batch, eval_every=steps, seed=seed, device=device, progress=False)
+            row = {"steps": steps, "diverged": h.diverged,
+                   "test_acc": None if h.diverged else accuracy(model, data.X_test, data.y_test)}
+            if norm in ("batch", "batch_renorm") and not h.diverged:
+                row["test_acc_train_mode"] = _accuracy_in_train_mode(model, data.X_test, data.y_test, bs)
+            out[norm][bs] = row
+    return out
+
+
+def step_time(*, seed=0, batch_size=256, hidden=256, depth=3, steps=60, warmup=20, repeats=3,
+              norms=("none", "batch", "torch_batch"), device="cpu"):
+    """Wall time of one training step (forward, backward, SGD update), per normalisation, in ms.
+
+    "batch" is the course's ``helpers.norm.BatchNorm`` (hand-written backward), "torch_batch"
+    PyTorch's native ``nn.BatchNorm1d`` placed where make_mlp puts the norm. The median over
+    ``repeats`` timings of ``steps`` steps after ``warmup`` untimed steps. This measures this
+    machine now (CPU by default, as the chapter discusses CPU cost): it varies between runs.
+    """
+    device = torch.device(device)
+    gen = set_seed(seed)
+    X = torch.randn(batch_size, 64, generator=gen).to(device)
+    y = torch.randint(0, NUM_CLASSES, (batch_size,), generator=gen).to(device)
+    out = {"config": {"batch_size": batch_size, "hidden": hidden, "depth": depth, "steps": steps,
+                      "device": device.type}}
+    for norm in norms:
+        set_seed(seed)
+        if norm == "torch_batch":
+            model = make_mlp(64, hidden, depth, NUM_CLASSES, activation="relu", norm=None)
+            layers = []
+            for name, module in model.named_children():
+                layers.append((name, module))
+                if name.startswith("linear") and name != f"linear{depth + 1}":
+                    layers.append((name.replace("linear", "norm"), torch.nn.BatchNorm1d(hidden)))
+            from collections import OrderedDict
+            model = torch.nn.Sequential(OrderedDict(layers))
+        else:
+            model = make_mlp(64, hidden, depth, NUM_CLASSES, activation="relu", norm=norm)
+        model.to(device).train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+
+        def run(k):
+            for _ in range(k):
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(model(X), y).backward()
+                opt.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+
+        run(warmup)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            run(steps)
+            times.append((time.perf_counter() - t0) / steps * 1e3)
+        out[norm] = sorted(times)[len(times) // 2]
+    for norm in norms:
+        if norm != "none":
+            out[f"{norm}_overhead"] = out[norm] / out["none"]
+    return out
+
+
+def flatten(result, prefix):
+    """Flatten a nested result dict into ``{prefix_key_subkey: number}`` (numbers only), for glue."""
+    flat = {}
+
+    def walk(value, key):
+        if isinstance(value, bool) or value is None:
+            return
+        if isinstance(value, (int, float)):
+            flat[key] = value
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{key}_{k}")
+
+    walk(result, prefix)
+    return flat
