@@ -1,0 +1,132 @@
+"""Fast checks of chapter 1's experiment functions (helpers.experiments.batchnorm).
+
+The chapter runs them at full scale; here they run tiny (a subset of digits, a few
+steps) and must return finite, well-formed results. One direction check is kept at
+the chapter's scale because it is cheap and robust: BN reaches the target train
+accuracy in fewer steps than the same network without BN (seed 0).
+"""
+import math
+
+import pytest
+import torch
+
+from helpers.data import Split, load_digits
+from helpers.experiments import batchnorm as bnx
+
+CPU = "cpu"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(seed=0)
+
+
+@pytest.fixture(scope="module")
+def tiny(digits):
+    """240 training and 60 test images: enough for shapes and finiteness, fast enough for a test."""
+    return Split(digits.X_train[:240], digits.y_train[:240], digits.X_test[:60], digits.y_test[:60])
+
+
+def _is_acc(value):
+    return isinstance(value, float) and math.isfinite(value) and 0.0 <= value <= 1.0
+
+
+def test_bn_demo_matches_the_formulas():
+    demo = bnx.bn_demo(seed=0, batch_size=5, num_features=3, steps=4, momentum=0.1)
+    m = demo["batch_size"]
+    mean = torch.tensor(demo["batch_mean"])
+    biased, unbiased = torch.tensor(demo["batch_var_biased"]), torch.tensor(demo["batch_var_unbiased"])
+    torch.testing.assert_close(unbiased, biased * m / (m - 1))
+    # a fixed batch, running mean from 0: after k steps it holds 1 - 0.9**k of the batch mean
+    for k, running in enumerate(demo["running_mean"], start=1):
+        torch.testing.assert_close(torch.tensor(running), (1 - 0.9 ** k) * mean, rtol=1e-5, atol=1e-6)
+    # running var from 1: (0.9**k) * 1 + (1 - 0.9**k) * unbiased var
+    for k, running in enumerate(demo["running_var"], start=1):
+        torch.testing.assert_close(torch.tensor(running), 0.9 ** k + (1 - 0.9 ** k) * unbiased, rtol=1e-5, atol=1e-6)
+    # training output per feature has mean beta and std |gamma| (eps makes it slightly smaller)
+    torch.testing.assert_close(torch.tensor(demo["train_out_mean"]), torch.tensor(demo["beta"]), rtol=0, atol=1e-5)
+    torch.testing.assert_close(torch.tensor(demo["train_out_std"]), torch.tensor(demo["gamma"]).abs(),
+                               rtol=1e-3, atol=1e-4)
+    assert demo["max_train_eval_diff"] > 0.01  # eval mode uses running stats, not the batch's
+    assert demo["same_sample_diff"] > 0.01  # training-mode output depends on the batch-mates
+
+
+def test_bn_demo_rejects_a_batch_of_one():
+    with pytest.raises(ValueError, match="batch_size"):
+        bnx.bn_demo(batch_size=1)
+
+
+def test_steps_to_target_bn_is_faster_seed0(digits):
+    r = bnx.steps_to_target(seed=0, target=0.9, lr=0.5, max_steps=1500, eval_every=10, data=digits, device=CPU)
+    assert r["batch"]["steps"] is not None
+    assert r["none"]["steps"] is None or r["batch"]["steps"] < r["none"]["steps"]
+    assert r["ratio"] > 1 and math.isfinite(r["ratio"])
+    assert all(_is_acc(a) for a in r["batch"]["train_acc"])
+    assert len(r["batch"]["eval_steps"]) == len(r["batch"]["train_acc"])
+
+
+def test_lr_sweep_reports_divergence_without_raising(tiny):
+    r = bnx.lr_sweep(seed=0, lrs=(0.1, 1e4), steps=15, hidden=16, depth=2, batch_size=20, data=tiny, device=CPU)
+    assert r["lrs"] == [0.1, 1e4]
+    for norm in ("none", "batch"):
+        assert len(r[norm]) == 2
+        ok = r[norm][0]
+        assert not ok["diverged"] and _is_acc(ok["test_acc"]) and _is_acc(ok["train_acc"])
+    bad = r["none"][1]
+    assert bad["diverged"] and bad["test_acc"] is None and isinstance(bad["diverged_at"], int)
+    assert bnx.highest_trainable_lr(r, "none", threshold=0.0) == 0.1
+
+
+def test_init_scale_and_deep_network_are_well_formed(tiny):
+    r = bnx.init_scale_sweep(seed=0, scales=(0.1, 1.0), steps=10, hidden=16, depth=2, batch_size=20,
+                             data=tiny, device=CPU)
+    assert r["scales"] == [0.1, 1.0] and len(r["none"]) == len(r["batch"]) == 2
+    assert all(row["diverged"] or _is_acc(row["test_acc"]) for row in r["none"] + r["batch"])
+    d = bnx.deep_network(seed=0, depth=4, hidden=16, steps=10, eval_every=5, batch_size=20, data=tiny, device=CPU)
+    for norm in ("none", "batch"):
+        assert _is_acc(d[norm]["train_acc"]) and d[norm]["eval_steps"] == [0, 5, 10]
+        assert d[norm]["grad_ratio_init"] > 0 and math.isfinite(d[norm]["grad_ratio_init"])
+    # sigmoid without BN: the first layer's gradient is far smaller than the last's; with BN it is not
+    assert d["none"]["grad_ratio_init"] < d["batch"]["grad_ratio_init"]
+
+
+def test_generalization_gap_is_train_minus_test(tiny):
+    r = bnx.generalization_gap(seed=0, steps=20, hidden=16, depth=2, batch_size=20, data=tiny, device=CPU)
+    for norm in ("none", "batch"):
+        row = r[norm]
+        assert _is_acc(row["train_acc"]) and _is_acc(row["test_acc"])
+        assert row["gap"] == pytest.approx(row["train_acc"] - row["test_acc"])
+        assert math.isfinite(row["test_loss"]) and math.isfinite(row["train_loss"])
+
+
+def test_small_batch_runs_every_norm_side_by_side(tiny):
+    norms = ("none", "batch", "layer", "group", "batch_renorm")
+    r = bnx.small_batch(seed=0, batch_sizes=(4, 20), norms=norms, epochs=1, hidden=16, depth=2, num_groups=4,
+                        data=tiny, device=CPU)
+    assert r["batch_sizes"] == [4, 20] and r["norms"] == list(norms)
+    for norm in norms:
+        for bs in (4, 20):
+            row = r[norm][bs]
+            assert row["steps"] == len(tiny.y_train) // bs
+            assert _is_acc(row["test_acc"])
+            assert ("test_acc_train_mode" in row) == (norm in ("batch", "batch_renorm"))
+            if "test_acc_train_mode" in row:
+                assert _is_acc(row["test_acc_train_mode"])
+
+
+def test_group_norm_gets_the_requested_groups(tiny):
+    model = bnx._mlp(tiny, hidden=16, depth=2, activation="relu", norm="group", seed=0, num_groups=4)
+    groups = [m.num_groups for name, m in model.named_children() if name.startswith("norm")]
+    assert groups == [4, 4]
+
+
+def test_step_time_is_positive():
+    r = bnx.step_time(batch_size=16, hidden=16, depth=2, steps=2, warmup=1, repeats=1)
+    for norm in ("none", "batch", "torch_batch"):
+        assert r[norm] > 0 and math.isfinite(r[norm])
+    assert r["batch_overhead"] == pytest.approx(r["batch"] / r["none"])
+
+
+def test_flatten_keeps_numbers_only():
+    flat = bnx.flatten({"a": 1, "b": {"c": 2.5, "d": None, "e": True, "f": "text"}, "g": [1, 2]}, "x")
+    assert flat == {"x_a": 1, "x_b_c": 2.5}
