@@ -46,7 +46,8 @@ def init_linear_(layer: nn.Linear, init: str, *, std: float = 0.01) -> None:
 
 
 def make_mlp(in_features, hidden, depth, out_features, *, activation="relu", norm=None,
-             norm_position="before", init="default", init_scale=1.0, init_std=0.01) -> nn.Sequential:
+             norm_position="before", init="default", init_scale=1.0, init_std=0.01,
+             norm_kwargs=None) -> nn.Sequential:
     """A multilayer perceptron: ``depth`` hidden layers of Linear (+norm) (+activation), then a Linear output.
 
     Input x: (N, in_features) -> logits (N, out_features).
@@ -58,7 +59,9 @@ def make_mlp(in_features, hidden, depth, out_features, *, activation="relu", nor
     ``"none"``) adds no norm layers at all. ``depth=0`` gives a single Linear layer.
 
     ``activation`` is a name from ``helpers.activations`` ("sigmoid", "tanh", "relu", ...);
-    ``norm`` a name from ``helpers.norm`` ("batch", "layer", "group", "batch_renorm").
+    ``norm`` a name from ``helpers.norm`` ("batch", "layer", "group", "batch_renorm"), built with
+    ``make_norm(norm, hidden, **norm_kwargs)`` (e.g. ``norm_kwargs={"num_groups": 4}``: on (N, C)
+    inputs a group of one feature normalises to a constant, so choose groups of several features).
     ``init`` ("default" | "kaiming" | "xavier" | "normal", see ``init_linear_``; ``init_std``
     is the standard deviation of "normal") applies to every Linear layer; ``init_scale`` then
     multiplies the weights of the hidden Linear layers — the ones a normalisation follows —
@@ -87,9 +90,10 @@ def make_mlp(in_features, hidden, depth, out_features, *, activation="relu", nor
     from helpers.norm import make_norm
 
     use_norm = norm is not None and norm != "none"
+    norm_kwargs = dict(norm_kwargs or {})
     get_activation(activation)  # validate the name even when depth == 0
     if use_norm:
-        make_norm(norm, hidden)
+        make_norm(norm, hidden, **norm_kwargs)
 
     layers = OrderedDict()
     width_in = in_features
@@ -102,10 +106,10 @@ def make_mlp(in_features, hidden, depth, out_features, *, activation="relu", nor
         layers[f"linear{i}"] = linear
         act = get_activation(activation)
         if use_norm and norm_position == "before":
-            layers[f"norm{i}"] = make_norm(norm, hidden)
+            layers[f"norm{i}"] = make_norm(norm, hidden, **norm_kwargs)
         layers[f"act{i}"] = act
         if use_norm and norm_position == "after":
-            layers[f"norm{i}"] = make_norm(norm, hidden)
+            layers[f"norm{i}"] = make_norm(norm, hidden, **norm_kwargs)
         width_in = hidden
     output = nn.Linear(width_in, out_features)
     init_linear_(output, init, std=init_std)

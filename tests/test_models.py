@@ -104,3 +104,10 @@ def test_init_scale_multiplies_hidden_weights_only():
 def test_bad_arguments(args, kwargs, error):
     with pytest.raises(error):
         make_mlp(*args, **kwargs)
+
+
+def test_norm_kwargs_reach_the_norm_layers():
+    m = make_mlp(4, 12, 2, 3, norm="group", norm_kwargs={"num_groups": 3})
+    assert m.norm1.num_groups == 3 and m.norm2.num_groups == 3
+    with pytest.raises(ValueError):
+        make_mlp(4, 12, 2, 3, norm="group", norm_kwargs={"num_groups": 5})  # 5 does not divide 12

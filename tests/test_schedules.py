@@ -4,10 +4,11 @@ Convention checked here: ``schedule(t)`` is the rate the (t+1)-th optimizer upda
 optimizer's lr after the torch scheduler's ``step()`` has been called t times.
 """
 import math
+import os
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from helpers import schedules as S
 from helpers.schedules import make_schedule
@@ -191,12 +192,14 @@ def test_attach_schedule_drives_sgd_like_torch():
 
 # ---------------------------------------------------------------- properties
 lrs = st.floats(1e-4, 10.0)
-PROP = settings(deadline=None, max_examples=30)
+PROP = settings(deadline=None, derandomize=True, database=None,  # same examples on every run
+                max_examples=int(os.environ.get("DLFA_HYPOTHESIS_EXAMPLES", 30)))
 
 
 @PROP
 @given(lr0=lrs, step_size=st.integers(1, 60), gamma=st.floats(0.05, 0.99), steps=st.integers(1, 300))
 def test_property_step_decay_vs_StepLR(lr0, step_size, gamma, steps):
+    assume(lr0 * gamma ** (steps // step_size) > 1e-290)  # subnormal rates lose their relative precision
     assert_rates_match(S.step_decay(lr0, step_size, gamma),
                        torch_rates(lambda o: L.StepLR(o, step_size=step_size, gamma=gamma), lr0, steps))
 

@@ -194,3 +194,25 @@ def test_bad_train_pairs(digits):
     with pytest.raises(ValueError):
         fit(small_model(), (digits.X_train, digits.y_train[:10]), steps=5, batch_size=8, lr=0.1,
             device="cpu")
+
+
+def test_schedule_by_name_uses_make_schedule(digits):
+    from helpers.schedules import make_schedule
+    h = fit(small_model(), (digits.X_train, digits.y_train), steps=40, batch_size=32, lr=0.2,
+            schedule="cosine", device="cpu", progress=False)
+    ref = make_schedule("cosine", lr0=0.2, total_steps=40)
+    assert h.lr == [ref(t) for t in range(40)]
+    h2 = fit(small_model(), (digits.X_train, digits.y_train), steps=40, batch_size=32, lr=0.2,
+             schedule="step", schedule_kwargs={"step_size": 10, "gamma": 0.5}, device="cpu", progress=False)
+    assert h2.lr[9] == 0.2 and h2.lr[10] == 0.1 and h2.lr[39] == 0.2 / 8
+    with pytest.raises(ValueError, match="known schedules"):
+        fit(small_model(), (digits.X_train, digits.y_train), steps=5, batch_size=8, lr=0.1,
+            schedule="warmdown", device="cpu", progress=False)
+
+
+@pytest.mark.parametrize("norm, kwargs", [("batch", {}), ("layer", {}), ("group", {"num_groups": 4}),
+                                          ("batch_renorm", {})])
+def test_fit_trains_with_every_norm(norm, kwargs, digits):
+    h = fit(small_model(norm=norm, norm_kwargs=kwargs), (digits.X_train, digits.y_train), steps=100, batch_size=32, lr=0.1,
+            eval_every=100, device="cpu", progress=False)
+    assert not h.diverged and h.train_acc[-1] > 0.85
