@@ -19,14 +19,18 @@ The cells (nonlinearity ``act`` is ``"tanh"`` or ``"relu"``):
 * IRNN (Le et al. 2015) is an ``RNNCell`` with ReLU after ``irnn_init_``
   (W_hh = identity, b = 0).
 
-One bias ``b`` per cell (``torch.nn.RNNCell`` has two, ``b_ih + b_hh``,
-which only their sum matters for).
+One bias ``b`` per cell (``torch.nn.RNNCell`` has two, ``b_ih + b_hh``;
+only their sum matters).
 
 ``RNN`` and ``IndRNN`` run a cell over a sequence. By default they use a
 hand-written backward through time (the chain rule in a loop over time with
-plain tensor ops, no autograd graph over the steps), about ten times faster
-on a CPU than autograd through a Python loop; ``fast=False`` uses that loop
-instead. ``hidden_gradient_norms`` uses the same backward recursion.
+plain tensor ops, no autograd graph over the steps); ``fast=False`` uses
+autograd through a Python loop over the cell instead (same values and
+gradients, tested). With torch 2.13 on a 2-core CPU the hand-written path was
+1.1-3.5x faster for forward+backward and 1.1-4x faster for
+``hidden_gradient_norms`` (T = 100..1000, hidden 64..128; most for small
+hidden sizes, where per-step overhead dominates, least where the matrix
+products do).
 """
 from __future__ import annotations
 
@@ -68,30 +72,56 @@ def _recurrent_vjp(kind: str, weight: Tensor, g: Tensor) -> Tensor:
     return g @ weight if kind == "full" else g * weight
 
 
+def _norm(g: Tensor) -> Tensor:
+    """The 2-norm of all entries of g, scaled first so that squaring tiny entries cannot underflow
+    (a plain norm returns 0 once the entries fall below ~1e-154 in float64, though they are not 0)."""
+    biggest = g.abs().max()
+    return torch.where(biggest > 0, biggest * torch.linalg.vector_norm(g / torch.where(biggest > 0, biggest, 1.0)),
+                       biggest)
+
+
 def _forward_states(x, h0, weight_ih, bias, weight_rec, kind, nonlinearity) -> Tensor:
-    """All hidden states: returns hs (T + 1, N, H) with hs[0] = h0 and hs[t] = h_t. x: (N, T, I), h0: (N, H)."""
-    z = (x @ weight_ih.T + bias).transpose(0, 1)           # (T, N, H): the input terms of every step in one matmul
-    hs = x.new_empty(z.shape[0] + 1, *h0.shape)
+    """All hidden states, without autograd: hs (T + 1, N, H) with hs[0] = h0 and hs[t] = h_t.
+
+    x: (N, T, I), h0: (N, H). Time-major storage so that each step reads and
+    writes contiguous (N, H) blocks; ``out=`` avoids a copy per step.
+    """
+    N, T, I = x.shape
+    z = torch.addmm(bias, x.transpose(0, 1).reshape(T * N, I), weight_ih.T).view(T, N, -1)  # input terms, one matmul
+    hs = x.new_empty(T + 1, *h0.shape)
     hs[0] = h0
-    for t in range(z.shape[0]):
-        hs[t + 1] = _act(nonlinearity, z[t] + _recurrent(kind, weight_rec, hs[t]))
+    for t in range(T):
+        out = hs[t + 1]
+        if kind == "full":
+            torch.addmm(z[t], hs[t], weight_rec.T, out=out)     # W_ih x_t + b + W_hh h_{t-1}
+        else:
+            torch.addcmul(z[t], hs[t], weight_rec, out=out)      # W_ih x_t + b + u ⊙ h_{t-1}
+        if nonlinearity == "tanh":
+            out.tanh_()
+        else:
+            out.relu_()
     return hs
 
 
 def _backward_deltas(hs, grad_hs, weight_rec, kind, nonlinearity):
-    """Backward through time.
+    """Backward through time, without autograd.
 
     hs: (T + 1, N, H) from ``_forward_states``; grad_hs: (T, N, H) with
     grad_hs[t - 1] = the direct gradient ∂L/∂h_t (from outputs read at step t).
     Returns deltas (T, N, H), deltas[t - 1] = ∂L/∂a_t (a_t the pre-activation),
     and ∂L/∂h_0 (N, H). The recursion: ∂L/∂h_t = direct_t + (∂a_{t+1}/∂h_t)^T ∂L/∂a_{t+1}.
     """
-    carry = torch.zeros_like(hs[0])
-    deltas = torch.empty_like(grad_hs)
+    act_grad = _act_derivative_from_output(nonlinearity, hs[1:])     # act'(a_t) for every t at once
+    deltas = torch.empty_like(act_grad)
+    carry = None                                                     # ∂L/∂h_t through the recurrence
     for t in range(grad_hs.shape[0] - 1, -1, -1):
-        g = grad_hs[t] + carry                                    # ∂L/∂h_{t+1}
-        deltas[t] = g * _act_derivative_from_output(nonlinearity, hs[t + 1])
-        carry = _recurrent_vjp(kind, weight_rec, deltas[t])     # ∂L/∂h_t through the recurrence
+        d = deltas[t]
+        if carry is None:
+            torch.mul(grad_hs[t], act_grad[t], out=d)
+        else:
+            torch.add(grad_hs[t], carry, out=d)                      # ∂L/∂h_{t+1}
+            d.mul_(act_grad[t])                                      # ∂L/∂a_{t+1}
+        carry = _recurrent_vjp(kind, weight_rec, d)
     return deltas, carry
 
 
@@ -109,20 +139,18 @@ class _SequenceBPTT(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_out):
         x, weight_ih, weight_rec, hs = ctx.saved_tensors
-        deltas, grad_h0 = _backward_deltas(hs, grad_out.transpose(0, 1), weight_rec, ctx.kind, ctx.nonlinearity)
-        H, I = weight_ih.shape
-        d_flat = deltas.transpose(0, 1).reshape(-1, H)          # (N·T, H), rows in the order of x
+        N, T, I = x.shape
+        grad_hs = grad_out.transpose(0, 1).contiguous()          # time-major, like hs
+        deltas, grad_h0 = _backward_deltas(hs, grad_hs, weight_rec, ctx.kind, ctx.nonlinearity)
+        d_flat = deltas.view(T * N, -1)                          # rows (t, n)
         need = ctx.needs_input_grad
-        grad_x = (d_flat @ weight_ih).reshape(x.shape) if need[0] else None
-        grad_w_ih = d_flat.T @ x.reshape(-1, I) if need[2] else None
-        grad_b = deltas.sum((0, 1)) if need[3] else None
+        grad_x = (d_flat @ weight_ih).view(T, N, I).transpose(0, 1) if need[0] else None
+        grad_w_ih = d_flat.T @ x.transpose(0, 1).reshape(T * N, I) if need[2] else None
+        grad_b = d_flat.sum(0) if need[3] else None
         grad_rec = None
         if need[4]:
-            h_prev = hs[:-1]                                     # h_{t-1} for t = 1..T: (T, N, H)
-            if ctx.kind == "full":
-                grad_rec = deltas.reshape(-1, H).T @ h_prev.reshape(-1, H)
-            else:
-                grad_rec = (deltas * h_prev).sum((0, 1))
+            h_prev = hs[:-1].reshape(T * N, -1)                  # h_{t-1} for t = 1..T
+            grad_rec = d_flat.T @ h_prev if ctx.kind == "full" else (d_flat * h_prev).sum(0)
         return grad_x, (grad_h0 if need[1] else None), grad_w_ih, grad_b, grad_rec, None, None
 
 
@@ -388,7 +416,9 @@ def hidden_gradient_norms(cell, x: Tensor, h0: Tensor | None = None, *, wrt: str
     ``jacobian=True`` replaces g by every direction at once: ‖∂h_T/∂h_t‖_F
     (or ‖∂h_T/∂x_t‖_F), the full Jacobian's Frobenius norm; it costs
     hidden_size times more. Norms are taken over the whole batch (the square
-    root of the sum over the N sequences of the squared norms).
+    root of the sum over the N sequences of the squared norms), rescaled so
+    that they stay non-zero as long as the gradient itself is (down to ~1e-308
+    in float64, not ~1e-154 as a plain norm).
 
     Computed without autograd: one forward pass storing the states, then the
     chain rule backwards in a loop over time (vector-Jacobian products with
@@ -419,14 +449,16 @@ def hidden_gradient_norms(cell, x: Tensor, h0: Tensor | None = None, *, wrt: str
                 raise ValueError(f"grad_output must have shape (N, hidden_size) = ({N}, {H}), "
                                  f"got {tuple(grad_output.shape)}")
             g = grad_output.detach().clone()
+        act_grad = _act_derivative_from_output(cell.nonlinearity, hs[1:])          # (T, N, H)
+        if jacobian:
+            act_grad = act_grad.unsqueeze(2)                                       # (T, N, 1, H)
         norms = x.new_empty(T)
         for t in range(T - 1, -1, -1):              # g = ∂L/∂h_{t+1} (or ∂h_T/∂h_{t+1}): (N, H) or (N, H, H)
             if wrt == "hidden":
-                norms[t] = torch.linalg.vector_norm(g)
-            d = _act_derivative_from_output(cell.nonlinearity, hs[t + 1])
-            delta = g * (d.unsqueeze(1) if jacobian else d)            # through act
+                norms[t] = _norm(g)
+            delta = g * act_grad[t]                                      # through act
             if wrt == "input":
-                norms[t] = torch.linalg.vector_norm(delta @ w_ih)
+                norms[t] = _norm(delta @ w_ih)
             g = _recurrent_vjp(cell.kind, w_rec, delta)                  # through the recurrence
     return norms
 

@@ -234,6 +234,18 @@ def test_hidden_gradient_norms_match_autograd(kind, wrt, rng):
         assert ours[-1] == pytest.approx(math.sqrt(N * 6))    # ‖g‖ for g = ones
 
 
+def test_hidden_gradient_norms_do_not_underflow_before_the_gradient_does(rng):
+    """Norms scale linearly with the upstream gradient even at 1e-200, where squaring would underflow."""
+    cell = _make_cell("tanh", rng)
+    x = torch.randn(N, 12, I, generator=rng, dtype=DT)
+    g = torch.randn(N, H, generator=rng, dtype=DT)
+    for wrt in ("hidden", "input"):
+        ref = hidden_gradient_norms(cell, x, wrt=wrt, grad_output=g)
+        tiny = hidden_gradient_norms(cell, x, wrt=wrt, grad_output=1e-200 * g)
+        torch.testing.assert_close(tiny, 1e-200 * ref, rtol=1e-12, atol=0.0)
+    assert (hidden_gradient_norms(cell, x, grad_output=0 * g) == 0).all()
+
+
 def test_hidden_gradient_norms_accepts_sequence_wrappers_and_h0(rng):
     seq = _randomize_(IndRNN(I, H, u_max=1.5).double(), rng).clip_recurrent_()
     x = torch.randn(N, 9, I, generator=rng, dtype=DT)
