@@ -12,13 +12,14 @@ wall time, which varies from run to run by nature.
 """
 import math
 import time
+from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 
 from helpers.data import load_digits
 from helpers.models import make_mlp
-from helpers.norm import GroupNorm, batchnorm_forward
+from helpers.norm import batchnorm_forward
 from helpers.seeding import set_seed
 from helpers.train import accuracy, fit
 
@@ -45,18 +46,13 @@ def _data(data, seed):
 def _mlp(data, *, hidden, depth, activation, norm, seed, num_groups=None, **kwargs):
     """make_mlp with the model's initial weights depending only on ``seed``.
 
-    ``num_groups`` sets GroupNorm's groups (make_mlp builds norms with their defaults, and
-    GroupNorm's default, the largest of 32, 16, ... dividing C, leaves 2 features per group at
-    C = 64: as degenerate as batch norm at batch size 2).
+    ``num_groups`` sets GroupNorm's groups (its default, the largest of 32, 16, ... dividing C,
+    leaves 2 features per group at C = 64: as degenerate as batch norm at batch size 2).
     """
     set_seed(seed)
-    model = make_mlp(data.X_train.shape[1], hidden, depth, NUM_CLASSES,
-                     activation=activation, norm=norm, **kwargs)
-    if norm == "group" and num_groups is not None:
-        for name, module in list(model.named_children()):
-            if name.startswith("norm"):
-                setattr(model, name, GroupNorm(hidden, num_groups=num_groups))
-    return model
+    norm_kwargs = {"num_groups": num_groups} if norm == "group" and num_groups is not None else None
+    return make_mlp(data.X_train.shape[1], hidden, depth, NUM_CLASSES,
+                    activation=activation, norm=norm, norm_kwargs=norm_kwargs, **kwargs)
 
 
 def _clean(value):
@@ -301,8 +297,9 @@ def step_time(*, seed=0, batch_size=256, hidden=256, depth=3, steps=60, warmup=2
     """Wall time of one training step (forward, backward, SGD update), per normalisation, in ms.
 
     "batch" is the course's ``helpers.norm.BatchNorm`` (hand-written backward), "torch_batch"
-    PyTorch's native ``nn.BatchNorm1d`` placed where make_mlp puts the norm. The median over
-    ``repeats`` timings of ``steps`` steps after ``warmup`` untimed steps. This measures this
+    PyTorch's native ``nn.BatchNorm1d`` placed where make_mlp puts the norm. The fastest of
+    ``repeats`` interleaved timings of ``steps`` steps, after ``warmup`` untimed steps (on a
+    shared machine the minimum is the least disturbed estimate). This measures this
     machine now (CPU by default, as the chapter discusses CPU cost): it varies between runs.
     """
     device = torch.device(device)
@@ -311,6 +308,7 @@ def step_time(*, seed=0, batch_size=256, hidden=256, depth=3, steps=60, warmup=2
     y = torch.randint(0, NUM_CLASSES, (batch_size,), generator=gen).to(device)
     out = {"config": {"batch_size": batch_size, "hidden": hidden, "depth": depth, "steps": steps,
                       "device": device.type}}
+    runs = {}
     for norm in norms:
         set_seed(seed)
         if norm == "torch_batch":
@@ -320,28 +318,31 @@ def step_time(*, seed=0, batch_size=256, hidden=256, depth=3, steps=60, warmup=2
                 layers.append((name, module))
                 if name.startswith("linear") and name != f"linear{depth + 1}":
                     layers.append((name.replace("linear", "norm"), torch.nn.BatchNorm1d(hidden)))
-            from collections import OrderedDict
             model = torch.nn.Sequential(OrderedDict(layers))
         else:
             model = make_mlp(64, hidden, depth, NUM_CLASSES, activation="relu", norm=norm)
         model.to(device).train()
-        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        runs[norm] = (model, torch.optim.SGD(model.parameters(), lr=0.01))
 
-        def run(k):
-            for _ in range(k):
-                opt.zero_grad(set_to_none=True)
-                F.cross_entropy(model(X), y).backward()
-                opt.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+    def run(norm, k):
+        model, opt = runs[norm]
+        for _ in range(k):
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(X), y).backward()
+            opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
 
-        run(warmup)
-        times = []
-        for _ in range(repeats):
+    for norm in norms:
+        run(norm, warmup)
+    times = {norm: [] for norm in norms}
+    for _ in range(repeats):  # interleaved, so a burst of load from elsewhere hits every variant alike
+        for norm in norms:
             t0 = time.perf_counter()
-            run(steps)
-            times.append((time.perf_counter() - t0) / steps * 1e3)
-        out[norm] = sorted(times)[len(times) // 2]
+            run(norm, steps)
+            times[norm].append((time.perf_counter() - t0) / steps * 1e3)
+    for norm in norms:
+        out[norm] = min(times[norm])
     for norm in norms:
         if norm != "none":
             out[f"{norm}_overhead"] = out[norm] / out["none"]
