@@ -28,7 +28,7 @@ def open_page(browser, built_book):
     html_dir, _ = built_book
     contexts = []
 
-    def _open(name, **context_args):
+    def _open(name, query="", **context_args):
         context = browser.new_context(**context_args)
         contexts.append(context)
         page = context.new_page()
@@ -43,7 +43,7 @@ def open_page(browser, built_book):
                 route.abort()
 
         page.route("**/*", _route)
-        page.goto((html_dir / name).as_uri())
+        page.goto((html_dir / name).as_uri() + query)
         page.wait_for_load_state("load")
         return page, outside
 
@@ -83,7 +83,7 @@ def test_chapter_math_rendered_and_code_left_to_right(open_page):
 
 
 def test_persian_search_finds_the_chapter(open_page):
-    page, outside = open_page("search.html?q=نرمال‌سازی")
+    page, outside = open_page("search.html", query="?q=نرمال‌سازی")
     page.wait_for_selector("#search-results li", timeout=20000)
     hrefs = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.getAttribute('href'))")
     assert any("01_batchnorm" in h for h in hrefs), hrefs
@@ -93,7 +93,7 @@ def test_persian_search_finds_the_chapter(open_page):
 def test_mobile_drawer_opens_on_the_right(open_page):
     width = 390
     page, outside = open_page("chapters/01_batchnorm.html", viewport={"width": width, "height": 844})
-    page.locator("button.primary-toggle").first.click()
+    page.locator("button.primary-toggle:visible").first.click()
     drawer = page.locator("dialog#pst-primary-sidebar-modal")
     drawer.wait_for(state="visible", timeout=5000)
     page.wait_for_timeout(600)  # the slide-in transition

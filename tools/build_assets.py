@@ -6,8 +6,10 @@ Nothing here is committed; `make assets` recreates it from package-lock.json.
 
 Layout produced (both folders are git-ignored):
   _static/fonts/   Vazirmatn variable woff2 + its OFL licence (CSS @font-face)
-  _vendor/vendor/  mathjax/, widgets/ — copied to the site root by html_extra_path,
-                   outside _static/ so Jupyter Book does not inject them into every page.
+  _vendor/_static/vendor/  mathjax/, widgets/ — html_extra_path copies _vendor/ onto the
+                   site root, so they are served from _static/vendor/ (where mathjax_path and
+                   nb_ipywidgets_js point) without being in the source _static/, every .js of
+                   which Jupyter Book would inject into every page.
 """
 import shutil
 import sys
@@ -16,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NODE = ROOT / "node_modules"
 FONTS = ROOT / "_static" / "fonts"
-VENDOR = ROOT / "_vendor" / "vendor"
+VENDOR = ROOT / "_vendor" / "_static" / "vendor"
 
 
 def _copy(src: Path, dst: Path) -> None:
