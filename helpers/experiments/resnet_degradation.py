@@ -1,0 +1,389 @@
+"""Chapter 5 («معماری ResNet»): the experiments behind its claims.
+
+The degradation problem of He et al. 2015 (a deeper *plain* network has a higher
+TRAINING error than a shallower one, and its residual twin does not) shown at CPU
+scale: multilayer perceptrons built from two-layer blocks, the 1-D analogue of
+``helpers.resnet.BasicBlock``, trained on MNIST-1D (``helpers.data.make_mnist1d``)
+with the one training loop (``helpers.train.fit``). ``helpers.resnet`` holds the
+convolutional blocks and networks; this module adds only what the chapter needs
+and ``helpers.resnet`` does not have: the residual MLP (:class:`ResidualMLP`), the
+experiments and the counts, each returning a plain dict so that the chapter can glue
+its numbers and the claims benchmark can rerun it on several seeds.
+
+- :func:`degradation`: plain vs residual, shallow vs deep, with and without the zero
+  initialisation of each block's last BN γ (Goyal et al. 2017); optional analyses
+  of the trained nets: gradient norms at initialisation, the size of each residual
+  branch's output (He et al. 2015, Fig. 7) and the lesion test (remove one block at
+  test time, Veit et al. 2016).
+- :func:`stochastic_depth_and_width`: one tiny run each of a CIFAR-style ResNet, the
+  same with stochastic depth (Huang et al. 2016) and a shallower, wider one
+  (Zagoruyko & Komodakis 2016), on the 8×8 digits as 1-channel images.
+- :func:`resnet_counts`, :func:`kernel_costs`, :func:`forward_rate`: parameters and
+  FLOPs (multiply-adds) from shapes alone (meta device), and one timed forward pass
+  that turns a FLOP *count* into a FLOP/s *rate*.
+
+Results are deterministic for a given ``seed`` on the CPU, except the wall times
+(``seconds``, ``ms_per_step``, :func:`forward_rate`), which vary from run to run.
+"""
+import math
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from helpers.data import Split, load_digits, make_mnist1d
+from helpers.resnet import (IMAGENET_LAYOUTS, compare_blocks, count_flops, count_parameters, flops_by_layer,
+                            resnet_cifar, resnet_imagenet)
+from helpers.seeding import set_seed
+from helpers.train import accuracy, fit
+
+NUM_CLASSES = 10
+VARIANTS = ("plain", "residual", "residual_zero_init")
+
+__all__ = [
+    "MLPBlock",
+    "ResidualMLP",
+    "VARIANTS",
+    "blocks_for_depth",
+    "degradation",
+    "block_responses",
+    "lesion",
+    "digits_as_images",
+    "stochastic_depth_and_width",
+    "resnet_counts",
+    "kernel_costs",
+    "forward_rate",
+]
+
+
+# --------------------------------------------------------------------------- the residual MLP
+class MLPBlock(nn.Module):
+    """Two fully connected layers with batch norm, with or without an identity shortcut.
+
+    ``branch(x) = bn2(fc2(relu(bn1(fc1(x)))))`` is the residual function F(x); the block
+    returns ``relu(F(x) + x)`` when ``residual`` and ``relu(F(x))`` when plain. It is
+    ``helpers.resnet.BasicBlock`` with each 3×3 convolution replaced by a linear layer.
+    The shortcut is the identity, with no parameters, so a plain block and a residual
+    block have exactly the same parameters. x: (N, width) -> (N, width).
+
+    Init: He (Kaiming) normal for fc1 and fc2 (no biases: BN's β does their job),
+    BN γ = 1, β = 0; with ``zero_init_last_bn`` bn2's γ = 0, so a fresh residual block
+    is ``relu(x)`` (Goyal et al. 2017).
+    """
+
+    def __init__(self, width: int, residual: bool = True, zero_init_last_bn: bool = False):
+        super().__init__()
+        if zero_init_last_bn and not residual:
+            raise ValueError("zero_init_last_bn needs residual=True: a plain block would output zeros")
+        self.residual = bool(residual)
+        self.fc1 = nn.Linear(width, width, bias=False)
+        self.bn1 = nn.BatchNorm1d(width)
+        self.fc2 = nn.Linear(width, width, bias=False)
+        self.bn2 = nn.BatchNorm1d(width)
+        for fc in (self.fc1, self.fc2):
+            nn.init.kaiming_normal_(fc.weight, nonlinearity="relu")
+        if zero_init_last_bn:
+            nn.init.zeros_(self.bn2.weight)
+
+    def branch(self, x: torch.Tensor) -> torch.Tensor:
+        """The residual function F(x): (N, width) -> (N, width)."""
+        return self.bn2(self.fc2(F.relu(self.bn1(self.fc1(x)))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.branch(x)
+        return F.relu(out + x) if self.residual else F.relu(out)
+
+
+class ResidualMLP(nn.Module):
+    """stem -> ``num_blocks`` × :class:`MLPBlock` -> linear classifier; plain or residual.
+
+    stem: Linear(in_features, width, no bias) + BN + ReLU; then the blocks, built in a
+    loop; then ``fc``: Linear(width, num_classes). Layers with weights: 2·num_blocks + 2
+    (the "depth" of the chapter: 2 blocks = 6 layers, 14 blocks = 30 layers).
+    x: (N, in_features) -> logits (N, num_classes).
+
+    ``skipped``: indices of blocks that the forward pass leaves out (x passes on
+    unchanged). Empty by default; :func:`lesion` sets it to remove one block at test time.
+    """
+
+    def __init__(self, in_features: int, width: int, num_blocks: int, num_classes: int = NUM_CLASSES, *,
+                 residual: bool = True, zero_init_last_bn: bool = False):
+        super().__init__()
+        for name, value in (("in_features", in_features), ("width", width), ("num_classes", num_classes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 0:
+            raise ValueError(f"num_blocks must be an int >= 0, got {num_blocks!r}")
+        self.residual = bool(residual)
+        self.stem = nn.Sequential(nn.Linear(in_features, width, bias=False), nn.BatchNorm1d(width), nn.ReLU())
+        nn.init.kaiming_normal_(self.stem[0].weight, nonlinearity="relu")
+        self.blocks = nn.Sequential(*[MLPBlock(width, residual, zero_init_last_bn) for _ in range(num_blocks)])
+        self.fc = nn.Linear(width, num_classes)
+        self.skipped = set()
+
+    @property
+    def depth(self) -> int:
+        """Layers with weights: the stem, two per block, the classifier."""
+        return 2 * len(self.blocks) + 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for i, block in enumerate(self.blocks):
+            if i not in self.skipped:
+                x = block(x)
+        return self.fc(x)
+
+
+def blocks_for_depth(depth: int) -> int:
+    """Number of two-layer blocks of a :class:`ResidualMLP` with ``depth`` weight layers (even, >= 2)."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2 or depth % 2:
+        raise ValueError(f"depth must be an even int >= 2 (stem + 2 per block + classifier), got {depth!r}")
+    return (depth - 2) // 2
+
+
+# --------------------------------------------------------------------------- analyses of a trained net
+@torch.no_grad()
+def block_responses(model: ResidualMLP, X: torch.Tensor) -> list:
+    """For each block, RMS of its branch output F(x) divided by the RMS of its input x (eval mode).
+
+    A value near 0 means the block is close to the identity (it changes its input little);
+    He et al. 2015, Fig. 7, plot the standard deviation of F's output per layer for the same
+    purpose. X: (N, in_features) on any device; the model's mode is restored.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        x = model.stem(X.to(device))
+        ratios = []
+        for block in model.blocks:
+            f = block.branch(x)
+            ratios.append((f.pow(2).mean().sqrt() / x.pow(2).mean().sqrt().clamp_min(1e-12)).item())
+            x = block(x)
+    finally:
+        model.train(was_training)
+    return ratios
+
+
+def lesion(model: ResidualMLP, X: torch.Tensor, y: torch.Tensor) -> list:
+    """Error on (X, y) when block i alone is removed at test time, for each i (Veit et al. 2016).
+
+    In a residual net removing a block means dropping its branch F (the shortcut stays); in a
+    plain net the block is replaced by the identity. Nothing is retrained. Returns a list of
+    errors (1 − accuracy), one per block; ``model.skipped`` is restored afterwards.
+    """
+    saved = set(model.skipped)
+    errors = []
+    try:
+        for i in range(len(model.blocks)):
+            model.skipped = saved | {i}
+            errors.append(1.0 - accuracy(model, X, y))
+    finally:
+        model.skipped = saved
+    return errors
+
+
+# --------------------------------------------------------------------------- degradation
+def _make_net(variant, in_features, width, depth, seed):
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    set_seed(seed)  # the same seed gives plain and residual twins the same initial weights
+    return ResidualMLP(in_features, width, blocks_for_depth(depth), NUM_CLASSES,
+                       residual=variant != "plain", zero_init_last_bn=variant == "residual_zero_init")
+
+
+def degradation(*, seed=0, depths=(6, 30), variants=VARIANTS, width=64, steps=600, batch_size=128, lr=0.05,
+                momentum=0.9, weight_decay=1e-4, schedule="cosine", eval_every=50, analyse=True, data=None,
+                device=None):
+    """Train plain and residual MLPs of each depth with the same recipe; TRAINING error is the figure of merit.
+
+    ``depths`` are weight-layer counts (6 = 2 blocks, 30 = 14 blocks). Every network gets the
+    same data, mini-batches, optimizer (SGD with momentum and weight decay, as in the paper),
+    learning-rate schedule and number of steps; a plain net and its residual twin start from the
+    same weights and have the same parameters. ``variants``: "plain", "residual" (γ = 1
+    everywhere) and "residual_zero_init" (γ = 0 in each block's last BN).
+
+    Returns ``{"config", "depths", "variants", "n_train", "n_test", "runs": {variant: {depth: run}}}``
+    where a run holds ``layers, blocks, params, eval_steps, train_err, test_err`` (curves),
+    ``final_train_err, final_test_err, final_train_loss, diverged, seconds`` and the gradient norms
+    of the first (stem) and last (classifier) layers at the first step (``grad_first_init``,
+    ``grad_last_init``, ``grad_ratio_init``). With ``analyse=True`` also ``responses`` (residual
+    variants: :func:`block_responses` on the training set) and ``lesion_train_err``
+    (:func:`lesion` on the training set).
+    """
+    data = make_mnist1d() if data is None else data
+    depths, variants = list(depths), list(variants)
+    for d in depths:
+        blocks_for_depth(d)
+    out = {"config": {"width": width, "steps": steps, "batch_size": batch_size, "lr": lr, "momentum": momentum,
+                      "weight_decay": weight_decay, "schedule": schedule, "seed": seed},
+           "depths": depths, "variants": variants,
+           "n_train": len(data.y_train), "n_test": len(data.y_test), "runs": {}}
+    for variant in variants:
+        out["runs"][variant] = {}
+        for depth in depths:
+            model = _make_net(variant, data.X_train.shape[1], width, depth, seed)
+            h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
+                    batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
+                    eval_every=eval_every, seed=seed, device=device, progress=False, record_grad_norms=True)
+            first, last = h.grad_norms["stem.0"][0], h.grad_norms["fc"][0]
+            run = {"layers": model.depth, "blocks": len(model.blocks), "params": count_parameters(model),
+                   "eval_steps": list(h.eval_steps),
+                   "train_err": [1.0 - a for a in h.train_acc], "test_err": [1.0 - a for a in h.test_acc],
+                   "final_train_err": None if h.diverged else 1.0 - h.train_acc[-1],
+                   "final_test_err": None if h.diverged else 1.0 - h.test_acc[-1],
+                   "final_train_loss": None if h.diverged else h.eval_train_loss[-1],
+                   "diverged": h.diverged, "seconds": h.seconds,
+                   "grad_first_init": first, "grad_last_init": last,
+                   "grad_ratio_init": first / last if last > 0 else None}
+            if analyse and not h.diverged:
+                if model.residual:
+                    run["responses"] = block_responses(model, data.X_train)
+                run["lesion_train_err"] = lesion(model, data.X_train, data.y_train)
+            out["runs"][variant][depth] = run
+    return out
+
+
+# --------------------------------------------------------------------------- stochastic depth, wide ResNets
+def digits_as_images(data: Split | None = None, *, seed=0) -> Split:
+    """The 8×8 digits (``helpers.data.load_digits``) reshaped to 1-channel images (N, 1, 8, 8)."""
+    data = load_digits(seed=seed) if data is None else data
+    side = int(math.isqrt(data.X_train.shape[1]))
+    if side * side != data.X_train.shape[1]:
+        raise ValueError(f"expected square images flattened to side² features, got {data.X_train.shape[1]}")
+    return Split(data.X_train.reshape(-1, 1, side, side), data.y_train,
+                 data.X_test.reshape(-1, 1, side, side), data.y_test)
+
+
+def stochastic_depth_and_width(*, seed=0, depth=20, survival_last=0.5, wide_depth=8, wide_width=2, steps=200,
+                               batch_size=64, lr=0.05, momentum=0.9, weight_decay=1e-4, schedule="cosine",
+                               data=None, device=None):
+    """One small run each: ResNet-``depth``, the same with stochastic depth, and a wider, shallower ResNet.
+
+    All three are ``helpers.resnet.resnet_cifar`` nets (1 input channel) trained with the same
+    recipe on the 8×8 digits as images (:func:`digits_as_images`). Stochastic depth uses linear
+    decay down to ``survival_last`` for the last block (Huang et al. 2016); the wide net is
+    ``resnet_cifar(wide_depth, width=wide_width)`` (Zagoruyko & Komodakis 2016).
+
+    Returns ``{"config", "runs": {"resnet", "stochastic_depth", "wide"}}``; each run holds
+    ``depth, width, blocks, expected_blocks`` (blocks a training step runs on average),
+    ``params, flops`` (multiply-adds per image), ``train_acc, test_acc, seconds, ms_per_step``
+    (wall time of the whole ``fit``, evaluations included, divided by ``steps``).
+    """
+    data = digits_as_images(data, seed=seed)
+    shape = tuple(data.X_train.shape[1:])
+    specs = {"resnet": dict(depth=depth, width=1, stochastic_depth=None),
+             "stochastic_depth": dict(depth=depth, width=1, stochastic_depth=survival_last),
+             "wide": dict(depth=wide_depth, width=wide_width, stochastic_depth=None)}
+    out = {"config": {"depth": depth, "survival_last": survival_last, "wide_depth": wide_depth,
+                      "wide_width": wide_width, "steps": steps, "batch_size": batch_size, "lr": lr,
+                      "momentum": momentum, "weight_decay": weight_decay, "schedule": schedule, "seed": seed,
+                      "image_shape": list(shape)},
+           "runs": {}}
+    for name, spec in specs.items():
+        set_seed(seed)
+        model = resnet_cifar(spec["depth"], NUM_CLASSES, width=spec["width"],
+                             stochastic_depth=spec["stochastic_depth"], in_channels=shape[0])
+        flops = count_flops(model, shape)
+        h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
+                batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
+                eval_every=steps, seed=seed, device=device, progress=False)
+        out["runs"][name] = {
+            "depth": spec["depth"], "width": spec["width"], "blocks": len(model.blocks),
+            "expected_blocks": sum(b.survival_prob for b in model.blocks),
+            "params": count_parameters(model), "flops": flops,
+            "train_acc": None if h.diverged else h.train_acc[-1],
+            "test_acc": None if h.diverged else h.test_acc[-1],
+            "diverged": h.diverged, "seconds": h.seconds, "ms_per_step": h.seconds / steps * 1e3,
+        }
+    return out
+
+
+# --------------------------------------------------------------------------- counting
+def _stage_of(name: str) -> str:
+    if name.startswith("stages."):
+        return "stage" + str(int(name.split(".")[1]) + 1)
+    return name.split(".")[0]
+
+
+def resnet_counts(depths=tuple(IMAGENET_LAYOUTS), *, image_size=224, cifar_depth=20, cifar_widths=(1, 2, 4, 8)):
+    """Parameters and FLOPs (multiply-adds, one 224×224 RGB image) of the ImageNet ResNets, from shapes only.
+
+    Every model is built on the meta device, so nothing is allocated or computed. Returns
+    ``{"imagenet": {depth: {"block", "layout", "params", "flops"}}, "plain34": {...},
+    "stages34": {"stem", "stage1".."stage4", "fc": flops}, "blocks": compare_blocks(256, 64, 56),
+    "cifar_width": {k: {"params", "flops"}}}`` (ResNet-``cifar_depth`` on 32×32×3, widened k times).
+    """
+    out = {"image_size": image_size, "imagenet": {}, "cifar_depth": cifar_depth, "cifar_width": {}}
+    shape = (3, image_size, image_size)
+    with torch.device("meta"):
+        for depth in depths:
+            kind, layout = IMAGENET_LAYOUTS[depth]
+            model = resnet_imagenet(depth)
+            out["imagenet"][depth] = {"block": kind, "layout": list(layout), "params": count_parameters(model),
+                                      "flops": count_flops(model, shape)}
+            if depth == 34:
+                stages = {}
+                for name, macs in flops_by_layer(model, shape).items():
+                    stages[_stage_of(name)] = stages.get(_stage_of(name), 0) + macs
+                out["stages34"] = stages
+        plain = resnet_imagenet(34, residual=False)
+        out["plain34"] = {"params": count_parameters(plain), "flops": count_flops(plain, shape)}
+        for k in cifar_widths:
+            model = resnet_cifar(cifar_depth, width=k)
+            out["cifar_width"][k] = {"params": count_parameters(model), "flops": count_flops(model, (3, 32, 32))}
+    out["blocks"] = compare_blocks(256, 64, 56)
+    return out
+
+
+def kernel_costs(*, channels=64, size=56):
+    """Parameters and multiply-adds of one large kernel vs a stack of 3×3 kernels with the same receptive field.
+
+    ``channels`` in and out, stride 1, "same" padding, no bias, one (channels, size, size) input:
+    5×5 vs two 3×3 (receptive field 5), 7×7 vs three 3×3 (receptive field 7), and the widening
+    the seed's reader asked about: 3×3 → 5×5 kernels vs 3×3 with twice the channels.
+    Returns ``{name: {"params", "flops", "receptive_field"}}``.
+    """
+    c = channels
+    with torch.device("meta"):
+        stacks = {
+            "5x5": (nn.Conv2d(c, c, 5, padding=2, bias=False), 5),
+            "3x3_x2": (nn.Sequential(*[nn.Conv2d(c, c, 3, padding=1, bias=False) for _ in range(2)]), 5),
+            "7x7": (nn.Conv2d(c, c, 7, padding=3, bias=False), 7),
+            "3x3_x3": (nn.Sequential(*[nn.Conv2d(c, c, 3, padding=1, bias=False) for _ in range(3)]), 7),
+            "3x3": (nn.Conv2d(c, c, 3, padding=1, bias=False), 3),
+            "3x3_2c": (nn.Conv2d(c, 2 * c, 3, padding=1, bias=False), 3),
+        }
+    return {name: {"params": count_parameters(m), "flops": count_flops(m, (c, size, size)), "receptive_field": rf}
+            for name, (m, rf) in stacks.items()}
+
+
+@torch.no_grad()
+def forward_rate(*, depth=34, batch_size=1, image_size=224, repeats=3, device="cpu", seed=0):
+    """Time one forward pass of ResNet-``depth`` and turn its FLOP count into a rate (FLOP/s).
+
+    The model has real (random) weights on ``device``, in eval mode; one untimed warm-up pass,
+    then the fastest of ``repeats`` timed passes. Returns ``{"device", "flops"`` (multiply-adds
+    for the batch), ``"seconds", "rate"`` (multiply-adds per second), ``"images_per_second"}``.
+    A wall-clock measurement: it varies with the machine and its load.
+    """
+    device = torch.device(device)
+    set_seed(seed)
+    model = resnet_imagenet(depth).to(device).eval()
+    x = torch.randn(batch_size, 3, image_size, image_size, device=device)
+    flops = count_flops(model, tuple(x.shape))
+
+    def run():
+        model(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    run()
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+    return {"device": device.type, "depth": depth, "batch_size": batch_size, "flops": flops, "seconds": best,
+            "rate": flops / best, "images_per_second": batch_size / best}

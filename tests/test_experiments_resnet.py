@@ -1,0 +1,150 @@
+"""Fast checks of chapter 5's experiment functions (helpers.experiments.resnet_degradation).
+
+The chapter runs them at full scale; here they run tiny and must return well-formed
+results. One direction check is kept at a small scale because it is cheap and robust
+(the degradation problem): a 22-layer plain MLP ends with a higher TRAINING error than a
+4-layer plain one and than its residual twin (seed 0, MNIST-1D, 150 steps).
+"""
+import math
+
+import pytest
+import torch
+
+from helpers.data import Split, load_digits, make_mnist1d
+from helpers.experiments import resnet_degradation as rx
+from helpers.resnet import count_parameters
+
+CPU = "cpu"
+
+
+@pytest.fixture(scope="module")
+def mnist1d():
+    return make_mnist1d()
+
+
+def _is_rate(value):
+    return isinstance(value, float) and math.isfinite(value) and 0.0 <= value <= 1.0
+
+
+def test_blocks_for_depth():
+    assert rx.blocks_for_depth(6) == 2 and rx.blocks_for_depth(30) == 14 and rx.blocks_for_depth(2) == 0
+    for bad in (5, 0, -2, 6.0, True):
+        with pytest.raises(ValueError):
+            rx.blocks_for_depth(bad)
+
+
+def test_plain_and_residual_twins_have_the_same_parameters():
+    torch.manual_seed(0)
+    plain = rx.ResidualMLP(40, 16, 3, residual=False)
+    torch.manual_seed(0)
+    res = rx.ResidualMLP(40, 16, 3, residual=True)
+    assert plain.depth == res.depth == 8
+    assert count_parameters(plain) == count_parameters(res)
+    for p, q in zip(plain.parameters(), res.parameters()):  # same seed, same initial weights
+        torch.testing.assert_close(p, q)
+    x = torch.randn(32, 40)
+    assert plain(x).shape == res(x).shape == (32, 10)
+    assert not torch.allclose(plain(x), res(x))  # only the shortcut differs
+
+
+def test_zero_init_block_is_the_identity_on_nonnegative_inputs():
+    block = rx.MLPBlock(8, residual=True, zero_init_last_bn=True)
+    x = torch.rand(16, 8)  # the input of a block is a ReLU output: >= 0
+    torch.testing.assert_close(block(x), x)  # F(x) = 0 at initialisation, so relu(F(x) + x) = x
+    with pytest.raises(ValueError, match="residual"):
+        rx.MLPBlock(8, residual=False, zero_init_last_bn=True)
+
+
+def test_responses_and_lesion_on_a_fresh_zero_init_net():
+    torch.manual_seed(0)
+    model = rx.ResidualMLP(40, 16, 4, residual=True, zero_init_last_bn=True)
+    X, y = torch.randn(64, 40), torch.randint(0, 10, (64,))
+    assert rx.block_responses(model, X) == [0.0] * 4  # every branch outputs exactly zero
+    errors = rx.lesion(model, X, y)
+    full = 1.0 - (model.eval()(X).argmax(1) == y).float().mean().item()
+    assert len(errors) == 4 and all(e == pytest.approx(full) for e in errors)  # removing an identity changes nothing
+    assert model.skipped == set()
+
+
+def test_lesion_of_a_plain_net_skips_one_block_at_a_time():
+    torch.manual_seed(0)
+    model = rx.ResidualMLP(40, 16, 3, residual=False)
+    model.skipped = {0}
+    X, y = torch.randn(64, 40), torch.randint(0, 10, (64,))
+    errors = rx.lesion(model, X, y)
+    assert len(errors) == 3 and all(_is_rate(e) for e in errors)
+    assert model.skipped == {0}  # restored
+
+
+def test_degradation_plain_deep_trains_worse_seed0(mnist1d):
+    r = rx.degradation(seed=0, depths=(4, 22), variants=("plain", "residual"), steps=150, eval_every=50,
+                       analyse=False, data=mnist1d, device=CPU)
+    err = {v: {d: r["runs"][v][d]["final_train_err"] for d in (4, 22)} for v in ("plain", "residual")}
+    assert err["plain"][22] > err["plain"][4] + 0.1, err  # deeper plain net: higher TRAINING error
+    assert err["plain"][22] > err["residual"][22] + 0.1, err  # its residual twin trains better
+    run = r["runs"]["plain"][22]
+    assert run["params"] == r["runs"]["residual"][22]["params"]
+    assert run["eval_steps"] == [0, 50, 100, 150] and len(run["train_err"]) == 4
+    assert all(_is_rate(e) for e in run["train_err"] + run["test_err"])
+    assert run["grad_ratio_init"] > 0 and math.isfinite(run["grad_ratio_init"])
+
+
+def test_degradation_analyses_are_well_formed(mnist1d):
+    tiny = Split(mnist1d.X_train[:256], mnist1d.y_train[:256], mnist1d.X_test[:64], mnist1d.y_test[:64])
+    r = rx.degradation(seed=0, depths=(6,), width=16, steps=4, batch_size=32, eval_every=2, data=tiny, device=CPU)
+    assert r["variants"] == list(rx.VARIANTS) and r["n_train"] == 256
+    for variant in rx.VARIANTS:
+        run = r["runs"][variant][6]
+        assert len(run["lesion_train_err"]) == 2 and all(_is_rate(e) for e in run["lesion_train_err"])
+        assert ("responses" in run) == (variant != "plain")
+    assert all(v >= 0 and math.isfinite(v) for v in r["runs"]["residual"][6]["responses"])
+    with pytest.raises(ValueError, match="variant"):
+        rx.degradation(variants=("dense",), depths=(6,), steps=1, data=tiny, device=CPU)
+
+
+def test_stochastic_depth_and_width_tiny():
+    d = load_digits(seed=0)
+    tiny = Split(d.X_train[:128], d.y_train[:128], d.X_test[:32], d.y_test[:32])
+    r = rx.stochastic_depth_and_width(depth=14, survival_last=0.5, wide_depth=8, wide_width=2, steps=3,
+                                      batch_size=32, data=tiny, device=CPU)
+    runs = r["runs"]
+    assert runs["resnet"]["params"] == runs["stochastic_depth"]["params"]
+    assert runs["resnet"]["expected_blocks"] == runs["resnet"]["blocks"] == 6
+    # linear decay 1 - l/L * 0.5 for l = 1..6: sum = 6 - 0.5 * 21 / 6
+    assert runs["stochastic_depth"]["expected_blocks"] == pytest.approx(6 - 0.5 * 21 / 6)
+    assert runs["wide"]["blocks"] == 3 and runs["wide"]["params"] > runs["resnet"]["params"]
+    for run in runs.values():
+        assert _is_rate(run["train_acc"]) and _is_rate(run["test_acc"]) and run["ms_per_step"] > 0
+
+
+def test_digits_as_images_keeps_the_pixels():
+    d = load_digits(seed=0)
+    im = rx.digits_as_images(d)
+    assert im.X_train.shape[1:] == (1, 8, 8)
+    torch.testing.assert_close(im.X_train.reshape(len(im.X_train), -1), d.X_train)
+
+
+def test_resnet_counts_match_the_paper():
+    c = rx.resnet_counts(depths=(18, 34), cifar_widths=(1, 2))
+    assert c["imagenet"][34]["params"] == 21_797_672 and c["imagenet"][34]["layout"] == [3, 4, 6, 3]
+    assert 3.6e9 <= c["imagenet"][34]["flops"] <= 3.7e9  # Table 1: 3.6×10⁹
+    assert 1.8e9 <= c["imagenet"][18]["flops"] <= 1.9e9  # Table 1: 1.8×10⁹
+    assert sum(c["stages34"].values()) == c["imagenet"][34]["flops"]
+    assert c["plain34"]["params"] < c["imagenet"][34]["params"]  # no projection shortcuts
+    assert c["blocks"]["bottleneck"]["params"] == 70_400
+    ratio = c["cifar_width"][2]["params"] / c["cifar_width"][1]["params"]
+    assert 3.5 < ratio < 4.1  # widening k times multiplies the parameters by about k²
+
+
+def test_kernel_costs():
+    k = rx.kernel_costs(channels=8, size=10)
+    assert k["3x3_x2"]["params"] * 25 == k["5x5"]["params"] * 18
+    assert k["3x3_x3"]["params"] * 49 == k["7x7"]["params"] * 27
+    assert k["3x3_2c"]["params"] == 2 * k["3x3"]["params"]
+    assert k["5x5"]["flops"] == 8 * 8 * 25 * 100
+
+
+def test_forward_rate_is_positive():
+    r = rx.forward_rate(depth=18, image_size=32, repeats=1, device=CPU)
+    assert r["seconds"] > 0 and r["rate"] == pytest.approx(r["flops"] / r["seconds"])
+    assert r["flops"] > 0 and r["images_per_second"] > 0
