@@ -1,0 +1,141 @@
+"""Fast checks of chapter 4's experiment functions (helpers.experiments.vanishing).
+
+The chapter runs them at full scale; here most run small and must return finite,
+well-formed results. The direction checks are the chapter's claims at a scale where
+they are cheap and hold by orders of magnitude: sigmoid gradients vanish across ten
+layers where He-initialised ReLU's do not; about half of ReLU's derivatives are 0; a
+plain ReLU CNN vanishes at PyTorch's default scale and explodes at twice He's; the
+spectral radius, not the size of the entries, decides a linear recurrence; tanh/ReLU RNN
+gradients vanish over 200 steps where IRNN's and IndRNN's do not.
+"""
+import math
+
+import pytest
+import torch
+
+from helpers.data import Split, load_digits
+from helpers.experiments import vanishing as vg
+
+CPU = "cpu"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(seed=0)
+
+
+@pytest.fixture(scope="module")
+def tiny(digits):
+    return Split(digits.X_train[:240], digits.y_train[:240], digits.X_test[:60], digits.y_test[:60])
+
+
+def test_derivative_bounds():
+    r = vg.derivative_bounds(depth=10)
+    assert r["sigmoid"]["max"] == pytest.approx(0.25, abs=1e-12)
+    assert r["tanh"]["max"] == pytest.approx(1.0, abs=1e-12)
+    assert r["relu"]["max"] == 1.0
+    assert abs(r["sigmoid"]["at"]) < 1e-3
+    assert r["sigmoid_product"] == pytest.approx(0.25 ** 10)
+
+
+def test_layer_gradients_sigmoid_vanishes_relu_he_does_not(digits):
+    configs = [c for c in vg.LAYER_CONFIGS if c[0] in ("sigmoid_default", "relu_he", "sigmoid_bn")]
+    r = vg.layer_gradients(seed=0, depth=10, hidden=100, batch_size=128, configs=configs, data=digits, device=CPU)
+    assert r["names"] == ["sigmoid_default", "relu_he", "sigmoid_bn"]
+    for name in r["names"]:
+        assert len(r[name]["norms"]) == 11 and all(math.isfinite(v) and v > 0 for v in r[name]["norms"])
+    assert r["sigmoid_default"]["ratio"] < 1e-4
+    assert r["relu_he"]["ratio"] > 0.05
+    assert r["sigmoid_bn"]["ratio"] > 0.05
+
+
+def test_relu_derivative_is_zero_about_half_the_time(digits):
+    r = vg.relu_zero_gradients(seed=0, depth=6, hidden=64, batch_size=128, data=digits, device=CPU)
+    assert len(r["zero_derivative"]) == len(r["dead_units"]) == len(r["zero_grad"]) == 6
+    assert 0.35 < r["mean_zero_derivative"] < 0.65
+    for zd, zg, dead in zip(r["zero_derivative"], r["zero_grad"], r["dead_units"]):
+        assert zg >= zd - 1e-12          # where ReLU' = 0 the backpropagated gradient is exactly 0
+        assert 0.0 <= dead <= zd
+
+
+def test_relu_init_training_is_well_formed(tiny):
+    r = vg.relu_init_training(seed=0, depth=4, hidden=16, steps=10, batch_size=20, data=tiny, device=CPU)
+    assert r["names"] == ["default_x1", "kaiming_x1", "kaiming_x2"]
+    for name in r["names"]:
+        row = r[name]
+        assert row["diverged"] or 0.0 <= row["train_acc"] <= 1.0
+        assert row["grad_ratio_init"] > 0
+
+
+def test_plain_cnn_vanishes_or_explodes_with_the_init_scale(digits):
+    r = vg.cnn_gradients(seed=0, depth=10, channels=8, batch_size=32, data=digits, device=CPU)
+    d, he, big = r["default_x1"], r["he_x1"], r["he_x2"]
+    assert len(he["grad_norms"]) == 10
+    assert d["ratio"] < 1e-2 < he["ratio"] < 1e2 < big["ratio"]
+    assert he["conv_matrix"]["zero_fraction"] > 0.8          # a 3x3 convolution on 8x8 is a sparse matrix
+    assert big["conv_matrix"]["largest_singular_value"] == pytest.approx(
+        2 * he["conv_matrix"]["largest_singular_value"], rel=1e-5)
+
+
+def test_plain_cnn_rejects_an_unknown_init():
+    with pytest.raises(ValueError, match="init"):
+        vg.plain_cnn(3, 4, init="xavier")
+
+
+def test_conv_example_is_the_seeds():
+    r = vg.conv_example()
+    assert (r["out_height"], r["out_width"], r["positions"]) == (5, 5, 25)
+    assert r["cols_shape"] == [4, 25]
+    assert r["max_err_conv2d"] == 0.0 and r["max_err_unfold"] == 0.0
+    assert torch.tensor(r["cols"]).shape == (4, 25)
+
+
+def test_conv_checks_match_conv2d():
+    rows = vg.conv_checks(seed=0)
+    assert len(rows) == 4
+    for row in rows:
+        assert row["out_shape"][2:] == row["formula"]
+        assert row["max_err"] < 1e-10
+
+
+def test_conv_timing_is_positive():
+    r = vg.conv_timing(x_shape=(1, 2, 6, 6), filters=2, repeats=1, number=2)
+    assert all(v > 0 and math.isfinite(v) for v in r["ms"].values())
+    assert r["config"]["loop_iterations"] == 1 * 2 * 6 * 6
+    assert r["max_err_naive"] < 1e-4 and r["max_err_im2col"] < 1e-4
+
+
+def test_spectral_radius_not_entry_size_decides():
+    r = vg.spectral_radius_demo(seed=0, hidden=32, steps=100)
+    assert r["rho_0.9"]["rho"] == pytest.approx(0.9) and r["rho_1.1"]["rho"] == pytest.approx(1.1)
+    assert r["rho_0.9"]["norms"][100] < 1e-2 < 10 < r["rho_1.1"]["norms"][100]
+    small, large = r["small_entries"], r["large_entries"]
+    assert small["max_entry"] < 1 < small["rho"] and small["norms"][100] > 1e10
+    assert large["max_entry"] > 1 > large["rho"] and large["norms"][100] < 1e-2
+    assert 0.3 < r["default_rho"] < 1.0
+
+
+def test_rnn_gradients_vanish_for_tanh_and_relu_not_for_irnn_indrnn():
+    r = vg.rnn_gradient_vs_length(seed=0, lengths=(10, 200), hidden=16, batch_size=4, device=CPU)
+    assert r["cells"] == list(vg.RNN_CELLS)
+    assert set(r["profile"]) == set(vg.RNN_CELLS) and len(r["profile"]["tanh"]) == 200
+    for kind in ("tanh", "relu"):
+        assert r[kind][1] < 1e-10
+    for kind in ("irnn", "indrnn"):
+        assert 0.1 < r[kind][1] < 10
+
+
+def test_make_rnn_cell_rejects_an_unknown_kind():
+    with pytest.raises(ValueError, match="kind"):
+        vg.make_rnn_cell("lstm")
+
+
+def test_adding_problem_is_well_formed():
+    r = vg.adding_problem(seed=0, T=10, hidden=8, steps=6, eval_every=3, batch_size=8, n_test=200, device=CPU)
+    assert r["baseline"] == pytest.approx(1 / 6)
+    assert 0.1 < r["test_baseline"] < 0.25
+    for kind in ("tanh", "indrnn"):
+        row = r[kind]
+        assert row["eval_steps"] == [0, 3, 6]
+        assert all(math.isfinite(v) and v >= 0 for v in row["test_mse"])
+        assert row["best"] == min(row["test_mse"]) and row["final"] == row["test_mse"][-1]
