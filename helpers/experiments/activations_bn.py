@@ -286,6 +286,7 @@ def _histogram(values, bins):
 def _range_stats(values):
     inside = ((values >= SIGMOID_0) & (values <= SIGMOID_1)).float().mean().item()
     return {"min": values.min().item(), "max": values.max().item(), "inside": inside, "outside": 1.0 - inside,
+            "below_half": (values < SIGMOID_0).float().mean().item(),
             "below_0.1": (values < 0.1).float().mean().item(), "above_0.9": (values > 0.9).float().mean().item()}
 
 
@@ -297,7 +298,7 @@ def sigmoid_bn_outputs(*, seed=0, depth=10, hidden=64, lr=0.1, steps=300, batch_
     initialisation and after training, the outputs of every sigmoid on the whole training set
     (training mode, see ``hidden_outputs``), pooled over all layers: a histogram over [0, 1]
     (``bins`` bins, as fractions), min, max, the fraction inside the answer's claimed range
-    [σ(0), σ(1)] ≈ [0.5, 0.731] and outside it, and the fractions below 0.1 and above 0.9. Also
+    [σ(0), σ(1)] ≈ [0.5, 0.731] and outside it, below 0.5 (``below_half``), below 0.1 and above 0.9. Also
     the same per layer, and the learned γ and β of every BN layer (all values, and their
     min/mean/max over the network). For comparison, the largest output of ReLU(BN(x)) at
     initialisation (the answer says ReLU with BN «spreads between 0 and 1»).
