@@ -1,0 +1,216 @@
+"""The training playground in a real browser (Debian chromium driven by playwright).
+
+* Static site, network off: on «زمین بازی آموزش» click every option of every control and check
+  that the panel shows the precomputed view of exactly that combination; no request leaves.
+  The site is the lead's ``built_book`` fixture, or the folder in ``DLFA_BUILT_SITE`` (a private
+  build of the book, e.g. /tmp/bookN/_build/html).
+* JupyterLab: start a server on a free local port in a scratch copy of playground.ipynb, run all
+  cells, flip batch norm and the activation, and see the kernel redraw the live view.
+"""
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by requirements.txt")
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def site(request):
+    env = os.environ.get("DLFA_BUILT_SITE")
+    if env:
+        return Path(env)
+    html_dir, _ = request.getfixturevalue("built_book")
+    return html_dir
+
+
+def _open_offline(browser, url):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    outside, errors = [], []
+
+    def _route(route):
+        if route.request.url.startswith(LOCAL_SCHEMES):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", _route)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_load_state("load")
+    return context, page, outside, errors
+
+
+SHOWN = """pg => ({key: pg.querySelector('.dlfa-pg-view').dataset.key,
+           summary: pg.querySelector('.dlfa-pg-summary').innerHTML,
+           data: pg.querySelector('g.dlfa-pg-data').innerHTML})"""
+# What the browser makes of a precomputed view once parsed (attribute quoting etc. normalised).
+EXPECTED = """([pg, key]) => {
+  const v = JSON.parse(pg.querySelector('script.dlfa-pg-data').textContent).views[key];
+  if (!v) return null;
+  const div = document.createElement('div'); div.innerHTML = v[0];
+  const g = document.createElementNS('http://www.w3.org/2000/svg', 'g'); g.innerHTML = v[1];
+  return {key, summary: div.innerHTML, data: g.innerHTML};
+}"""
+
+
+def _checked_key(pg):
+    return "/".join(pg.eval_on_selector_all(
+        "fieldset", "fs => fs.map(f => f.querySelector('input:checked').value)"))
+
+
+def test_static_playground_switches_to_the_precomputed_views(browser, site):
+    page_file = site / "playground.html"
+    assert page_file.is_file(), f"{page_file} missing: is playground in _toc.yml?"
+    context, page, outside, errors = _open_offline(browser, page_file.as_uri())
+    try:
+        panels = page.locator(".dlfa-pg")
+        assert panels.count() == 2
+        assert page.locator("div.cell_output .jupyter-widgets").count() == 0, "the widget view was rendered"
+        for i in range(panels.count()):
+            pg = panels.nth(i).element_handle()
+            start = pg.evaluate(SHOWN)
+            assert start == page.evaluate(EXPECTED, [pg, start["key"]])
+            seen = {start["key"]}
+            fieldsets = panels.nth(i).locator("fieldset")
+            for f in range(fieldsets.count()):
+                radios = fieldsets.nth(f).locator("input[type=radio]")
+                for r in range(radios.count()):
+                    radios.nth(r).click()
+                    key = _checked_key(panels.nth(i))
+                    page.wait_for_function("([pg, key]) => pg.querySelector('.dlfa-pg-view').dataset.key === key",
+                                           arg=[pg, key], timeout=5000)
+                    shown = pg.evaluate(SHOWN)
+                    assert shown == page.evaluate(EXPECTED, [pg, key]), key
+                    seen.add(key)
+            assert len(seen) >= 1 + sum(fieldsets.nth(f).locator("input").count() - 1
+                                        for f in range(fieldsets.count()))
+        # the diverging combination of the learning-rate panel
+        rates = panels.nth(1)
+        rates.locator("input[value=none]").click()
+        rates.locator("input[value='30']").click()
+        page.wait_for_timeout(100)
+        assert "واگرا شد" in rates.locator(".dlfa-pg-summary").inner_text()
+        assert errors == [], errors
+        assert outside == [], f"requests to other hosts: {outside}"
+    finally:
+        context.close()
+
+
+def test_static_playground_in_chapter_one(browser, site):
+    context, page, outside, errors = _open_offline(browser, (site / "chapters" / "01_batchnorm.html").as_uri())
+    try:
+        pg = page.locator(".dlfa-pg")
+        assert pg.count() == 1
+        before = pg.locator(".dlfa-pg-summary").inner_text()
+        pg.locator("input[value=before]").click()
+        page.wait_for_function("() => document.querySelector('.dlfa-pg-view').dataset.key.startsWith('before/')",
+                               timeout=5000)
+        assert pg.locator(".dlfa-pg-summary").inner_text() != before
+        assert errors == [] and outside == [], (errors, outside)
+    finally:
+        context.close()
+
+
+# ----------------------------------------------------------------------------- JupyterLab
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A JupyterLab server on a free port serving a scratch copy of playground.ipynb."""
+    shutil.copy(ROOT / "playground.ipynb", tmp_path / "playground.ipynb")
+    port, token = _free_port(), secrets.token_hex(16)
+    jupyter = Path(sys.executable).parent / "jupyter"
+    env = {k: v for k, v in os.environ.items() if k != "DLFA_QUIET"}
+    env["JUPYTER_CONFIG_DIR"] = str(ROOT / "tools" / "jupyter")
+    log = open(tmp_path / "lab.log", "w")
+    proc = subprocess.Popen([str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                             f"--ServerApp.token={token}", "--allow-root", f"--ServerApp.root_dir={tmp_path}"],
+                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    log.flush()
+                    pytest.fail("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
+                time.sleep(0.5)
+        yield f"{base}/lab/tree/playground.ipynb?token={token}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+LIVE_KEY = "document.querySelector('.dlfa-pg-live-view .dlfa-pg')?.dataset.key"
+
+
+def test_jupyterlab_live_playground(browser, lab):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
+        ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")) else None)
+    try:
+        page.goto(lab)
+        page.wait_for_selector(".jp-Notebook", timeout=90000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90000)
+        page.locator(".jp-Notebook").click()
+        page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        # the whole grid trains once (tens of seconds on a 2-core CPU), then the live view appears
+        page.wait_for_function(f"() => !!({LIVE_KEY})", timeout=300000)
+        assert page.evaluate(LIVE_KEY) == "spirals/none/relu/constant/6"
+        svg0 = page.locator(".dlfa-pg-live-view svg").first.inner_html()
+        panel = page.locator(".dlfa-pg-live").first
+        t0 = time.time()
+        panel.locator(".dlfa-pg-norm button", has_text="پیش از فعال‌سازی").click()
+        page.wait_for_function(f"() => ({LIVE_KEY}) === 'spirals/before/relu/constant/6'", timeout=30000)
+        latency_bn = time.time() - t0
+        t0 = time.time()
+        panel.locator(".dlfa-pg-activation button", has_text="tanh").click()
+        page.wait_for_function(f"() => ({LIVE_KEY}) === 'spirals/before/tanh/constant/6'", timeout=30000)
+        latency_act = time.time() - t0
+        svg1 = page.locator(".dlfa-pg-live-view svg").first.inner_html()
+        assert svg1 != svg0
+        print(f"live update latency: BN {latency_bn:.2f} s, activation {latency_act:.2f} s")
+        assert latency_bn < 5 and latency_act < 5
+        assert outside == [], outside
+    finally:
+        context.close()
