@@ -103,6 +103,8 @@ def test_conv_timing_is_positive():
     assert all(v > 0 and math.isfinite(v) for v in r["ms"].values())
     assert r["config"]["loop_iterations"] == 1 * 2 * 6 * 6
     assert r["max_err_naive"] < 1e-4 and r["max_err_im2col"] < 1e-4
+    big = vg.conv_timing(x_shape=(1, 2, 6, 6), filters=2, repeats=1, number=2, include_naive=False)
+    assert big["ms"]["naive"] is None and big["naive_over_im2col"] is None and big["ms"]["native"] > 0
 
 
 def test_spectral_radius_not_entry_size_decides():
