@@ -135,6 +135,7 @@ def test_sigmoid_bn_outputs_are_not_confined_to_the_claimed_range(tiny):
     # x̂ is standardised (std 1): σ(x̂) falls in [0.5, 0.73] only where 0 <= x̂ <= 1, a third or so
     assert r["init"]["bn_out_std"] == pytest.approx(1.0, abs=0.01)
     assert r["init"]["outside"] > 0.5
+    assert 0.3 < r["init"]["below_half"] < 0.7  # x̂ has mean 0: a large share of σ(x̂) is below σ(0) = 0.5
     assert r["init"]["min"] < ab.SIGMOID_0 and r["init"]["max"] > ab.SIGMOID_1
     assert r["init"]["inside"] == pytest.approx(r["init"]["bn_out_in_0_1"], abs=1e-6)
     assert len(r["gamma"]["values"]) == len(r["beta"]["values"]) == 3 * 16
