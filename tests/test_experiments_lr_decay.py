@@ -1,0 +1,133 @@
+"""Fast checks of chapter 3's experiment functions (helpers.experiments.lr_decay).
+
+The chapter runs them at full scale; here they run small (a subset of MNIST-1D, a few
+steps, few chains) and must return finite, well-formed results. Two direction checks are
+robust and cheap: on the quadratic the decaying rate ends far closer to the minimum than
+either constant rate, and on MNIST-1D in the noisy setting (batch 32, peak rate 0.1, a
+smaller network and 500 steps) cosine < step decay < constant in final training loss
+(it held on seeds 0–4 when the test was written; the test uses seed 0).
+"""
+import math
+
+import numpy as np
+import pytest
+
+from helpers.data import Split, make_mnist1d
+from helpers.experiments import lr_decay as lx
+
+CPU = "cpu"
+
+
+@pytest.fixture(scope="module")
+def mnist1d():
+    return make_mnist1d()
+
+
+@pytest.fixture(scope="module")
+def tiny(mnist1d):
+    """400 training and 100 test signals: enough for shapes and finiteness, fast enough for a test."""
+    return Split(mnist1d.X_train[:400], mnist1d.y_train[:400], mnist1d.X_test[:100], mnist1d.y_test[:100])
+
+
+def _is_acc(value):
+    return isinstance(value, float) and math.isfinite(value) and 0.0 <= value <= 1.0
+
+
+def test_stationary_excess_loss_formula():
+    # one direction: AR(1) u <- (1 - eta*lam) u - eta*sigma*xi has variance eta sigma^2 / (lam (2 - eta lam))
+    lam, eta, sigma = 4.0, 0.1, 2.0
+    var = eta * sigma ** 2 / (lam * (2 - eta * lam))
+    assert lx.stationary_excess_loss(eta, [lam], sigma) == pytest.approx(0.5 * lam * var)
+    # small rates: ≈ d * eta * sigma^2 / 4
+    assert lx.stationary_excess_loss(1e-4, [1.0, 10.0], 1.0) == pytest.approx(2 * 1e-4 / 4, rel=1e-3)
+    assert lx.stationary_excess_loss(0.2, [1.0, 10.0], 1.0) == math.inf  # at the stability limit 2/lam_max
+
+
+def test_quadratic_paths_show_the_three_panels():
+    q = lx.quadratic_paths(seed=0, steps=100)
+    assert q["runs"] == ["small", "large", "decay", "diverge"]
+    assert q["lr_limit"] == pytest.approx(0.2)
+    start = np.linalg.norm(q["config"]["start"])
+    for name in q["runs"]:
+        assert len(q[name]["path"]) == len(q[name]["loss"]) == 101 and len(q[name]["lr"]) == 100
+    # the decaying rate ends far closer to the minimum than either constant rate
+    assert q["decay"]["final_distance"] < 0.2 * q["small"]["final_distance"]
+    assert q["decay"]["final_distance"] < 0.2 * q["large"]["final_distance"]
+    # the small rate is still crawling; the large one hovers at its noise floor; beyond 2/lam_max it diverges
+    assert q["small"]["final_distance"] > 0.1 * start
+    assert 0.3 < q["large"]["mean_loss_last_half"] / q["large"]["floor"][-1] < 3
+    assert q["diverge"]["final_distance"] > 100 * start
+    assert q["decay"]["lr"][0] == q["large"]["lr"][0] and q["decay"]["lr"][-1] < q["large"]["lr"][-1] / 5
+    # the same noise draws in every run: the first step of "decay" and "large" coincide
+    assert q["decay"]["path"][1] == q["large"]["path"][1]
+    assert len(q["grid_f"]) == len(q["grid_y"]) and len(q["grid_f"][0]) == len(q["grid_x"])
+    assert lx.quadratic_paths(seed=0, steps=100)["decay"]["path"] == q["decay"]["path"]  # deterministic
+
+
+def test_stationary_spread_matches_the_formula():
+    s = lx.stationary_spread(lrs=(0.05, 0.1), chains=400, measure=200, seed=0)
+    assert s["lrs"] == [0.05, 0.1]
+    for ratio in s["ratio"]:
+        assert 0.85 < ratio < 1.15
+    assert s["measured"][1] > 1.8 * s["measured"][0]  # proportional to the rate
+    with pytest.raises(ValueError, match="stability limit"):
+        lx.stationary_spread(lrs=(0.25,), chains=10, measure=10)
+
+
+def test_schedule_table_mean_and_final_rates():
+    t = lx.schedule_table(lr=0.1, total_steps=600, steps_per_epoch=50)
+    assert t["names"] == list(lx.SCHEDULE_NAMES)
+    assert t["constant"]["mean_factor"] == pytest.approx(1.0)
+    assert t["cosine"]["mean_factor"] == pytest.approx(0.5, abs=1e-3)
+    assert t["exponential"]["final_factor"] == pytest.approx(0.01, rel=0.01)
+    inv = t["inverse_time"]["rates"]
+    assert inv[0] == inv[49] == pytest.approx(0.1) and inv[50] < inv[49]  # changes once per epoch
+    assert t["inverse_time"]["params"]["k"] == pytest.approx(99 / 12)  # ends near lr0/100 after 12 epochs
+    # the two aggressive decays move least
+    means = {n: t[n]["mean_factor"] for n in t["names"]}
+    assert max(means["inverse_time"], means["exponential"]) < min(means["step"], means["cosine"])
+    custom = lx.build_schedule("inverse_time", lr=0.1, total_steps=600, steps_per_epoch=50, final_factor=0.1)
+    assert custom.params["k"] == pytest.approx(9 / 12)
+
+
+def test_lr_sweep_reports_divergence_without_raising(tiny):
+    r = lx.lr_sweep(seed=0, lrs=(0.1, 1e4), steps=20, hidden=16, batch_size=20, eval_every=10, data=tiny, device=CPU)
+    ok, bad = r["runs"]
+    assert not ok["diverged"] and math.isfinite(ok["final_loss"]) and _is_acc(ok["final_test_acc"])
+    assert ok["eval_steps"] == [0, 10, 20] and len(ok["curve"]) == 3
+    assert bad["diverged"] and isinstance(bad["diverged_at"], int) and bad["final_loss"] is None
+    assert bad["final_test_acc"] is None and not bad["at_chance"]
+    assert r["best_lr"] == 0.1 and r["smallest_diverged_lr"] == 1e4
+    assert r["chance_loss"] == pytest.approx(math.log(10))
+
+
+def test_compare_schedules_is_well_formed(tiny):
+    names = ("constant", "inverse_time", "warmup_cosine")
+    r = lx.compare_schedules(setting="noisy", names=names, steps=30, hidden=16, eval_every=10, seed=0,
+                             schedule_kwargs={"inverse_time": {"final_factor": 0.1}}, data=tiny, device=CPU)
+    assert r["names"] == list(names) and sorted(r["order"]) == sorted(names)
+    assert r["config"]["steps_per_epoch"] == 400 // 32 and r["config"]["noise_scale"] == pytest.approx(0.1 / 32)
+    for name in names:
+        row = r[name]
+        assert row["eval_steps"] == [0, 10, 20, 30] and len(row["lr"]) == 30
+        assert math.isfinite(row["final_train_loss"]) and _is_acc(row["final_test_acc"])
+    assert r["constant"]["mean_lr_factor"] == pytest.approx(1.0)
+    assert "k=4.5" in r["inverse_time"]["repr"]  # ends at lr0/10 after 30 // 12 = 2 epochs: k = 9 / 2
+    assert r["warmup_cosine"]["lr"][0] < r["warmup_cosine"]["lr"][1]  # warming up
+    losses = [r[n]["final_train_loss"] for n in r["order"]]
+    assert losses == sorted(losses)
+    drop = lx.loss_around_step(r, "constant", 20)
+    assert drop["drop_after"] == pytest.approx(drop["at"] - drop["after"])
+    with pytest.raises(ValueError, match="evaluation"):
+        lx.loss_around_step(r, "constant", 15)
+    with pytest.raises(ValueError, match="setting"):
+        lx.compare_schedules(setting="calm", data=tiny)
+    with pytest.raises(ValueError, match="schedule_kwargs"):
+        lx.compare_schedules(names=("constant",), schedule_kwargs={"cosine": {}}, data=tiny)
+
+
+def test_noisy_setting_decay_beats_constant_seed0(mnist1d):
+    r = lx.compare_schedules(setting="noisy", names=("constant", "step", "cosine"), steps=500, hidden=64,
+                             eval_every=100, seed=0, data=mnist1d, device=CPU)
+    loss = {n: r[n]["final_train_loss"] for n in r["names"]}
+    assert loss["cosine"] < loss["step"] < loss["constant"]
