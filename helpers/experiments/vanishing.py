@@ -71,6 +71,12 @@ def _device(device):
     return torch.device("cpu") if device is None else torch.device(device)
 
 
+def _float64_device(device):
+    """The device for float64 work: Apple's MPS has no float64, so those computations run on the CPU there."""
+    dev = _device(device)
+    return torch.device("cpu") if dev.type == "mps" else dev
+
+
 def _digits(data, seed):
     return load_digits(seed=seed) if data is None else data
 
@@ -210,9 +216,10 @@ def _conv_matrix_stats(conv, size):
     zero entries (it is sparse: each output sees only a 3×3 window) and its largest singular value."""
     C = conv.in_channels
     n = C * size * size
+    weight = conv.weight.detach().to(_float64_device(conv.weight.device))
     with torch.no_grad():
-        basis = torch.eye(n, dtype=conv.weight.dtype, device=conv.weight.device).view(n, C, size, size)
-        cols = F.conv2d(basis, conv.weight, None, padding=conv.padding)       # (n, F, size, size): column j = A e_j
+        basis = torch.eye(n, dtype=weight.dtype, device=weight.device).view(n, C, size, size)
+        cols = F.conv2d(basis, weight, None, padding=conv.padding)            # (n, F, size, size): column j = A e_j
         A = cols.reshape(n, -1).T
         return {"shape": list(A.shape), "zero_fraction": (A == 0).double().mean().item(),
                 "largest_singular_value": torch.linalg.matrix_norm(A.double(), ord=2).item()}
@@ -335,8 +342,9 @@ def conv_timing(*, seed=0, x_shape=(4, 3, 16, 16), filters=8, kernel=3, stride=1
 
     y_im2col, _ = conv2d_im2col(x, w, b, stride, padding)
     y_native = F.conv2d(x, w, b, stride=stride, padding=padding)
+    naive = _best_ms(lambda: (conv2d_naive(x, w, b, stride, padding), sync()), 1, repeats) if include_naive else None
     ms = {
-        "naive": _best_ms(lambda: (conv2d_naive(x, w, b, stride, padding), sync()), 1, repeats) if include_naive else None,
+        "naive": naive,
         "im2col": _best_ms(lambda: (conv2d_im2col(x, w, b, stride, padding), sync()), number, repeats),
         "native": _best_ms(lambda: (F.conv2d(x, w, b, stride=stride, padding=padding), sync()), number, repeats),
     }
@@ -358,7 +366,7 @@ def spectral_radius(W):
 
 
 def _power_norms(W, v, steps):
-    """‖(Wᵀ)^k v‖ / ‖v‖ for k = 0..steps: the gradient of a linear recurrence h_t = W h_{t-1} sent back k steps."""
+    """‖(Wᵀ)^k v‖ / ‖v‖ for k = 0..steps: a gradient sent back k steps through h_t = W h_{t-1}."""
     norms, g, n0 = [], v.clone(), v.norm()
     for _ in range(steps + 1):
         norms.append((g.norm() / n0).item())
@@ -373,10 +381,11 @@ def spectral_radius_demo(*, seed=0, hidden=64, radii=(0.9, 1.0, 1.1), steps=200,
     ``"small_entries"``: every entry 0.05 (all entries < 1, yet ρ = 0.05·hidden);
     ``"large_entries"``: 32 copies of the 2×2 block [[0.9, 3], [0, 0.9]] on the diagonal
     (entries up to 3, yet ρ = 0.9). For each: ``norms`` = ‖(Wᵀ)^k g‖/‖g‖ for k = 0..steps
-    (float64), its spectral radius, largest entry and largest singular value.
+    (float64; on Apple MPS, which has no float64, on the CPU), its spectral radius, largest
+    entry and largest singular value.
     Also ``default_rho``: ρ of an ``RNNCell``'s W_hh at PyTorch's default initialisation.
     """
-    dev = _device(device)
+    dev = _float64_device(device)
     gen = set_seed(seed)
     base = torch.randn(hidden, hidden, generator=gen, dtype=torch.float64) / math.sqrt(hidden)
     v = torch.randn(hidden, generator=gen, dtype=torch.float64)
@@ -424,12 +433,13 @@ def rnn_gradient_vs_length(*, seed=0, lengths=(10, 30, 100, 300, 1000), cells=RN
 
     Inputs are adding-problem sequences (``make_adding_problem(batch_size, T, seed)``), the
     loss reads the last hidden state only (L = h_T.sum(), ``hidden_gradient_norms`` with
-    ``wrt="input"``), in float64. The same seed gives the same weights at every T. A ratio of
+    ``wrt="input"``), in float64 (on the CPU when ``device`` is MPS, which has no float64).
+    The same seed gives the same weights at every T. A ratio of
     exactly 0.0 means the gradient underflowed (below ~1e-308, denormals flushed to zero).
     ``profile``: the whole ‖∂L/∂x_t‖ / ‖∂L/∂x_T‖ over t for T = ``profile_length`` (default:
     the largest length).
     """
-    dev = _device(device)
+    dev = _float64_device(device)
     profile_length = max(lengths) if profile_length is None else profile_length
     out = {"config": {"lengths": list(lengths), "hidden": hidden, "batch_size": batch_size,
                       "profile_length": profile_length}, "cells": list(cells)}
