@@ -131,6 +131,8 @@ def test_resnet_counts_match_the_paper():
     assert 1.8e9 <= c["imagenet"][18]["flops"] <= 1.9e9  # Table 1: 1.8×10⁹
     assert sum(c["stages34"].values()) == c["imagenet"][34]["flops"]
     assert c["plain34"]["params"] < c["imagenet"][34]["params"]  # no projection shortcuts
+    sc = c["shortcuts34"]
+    assert sc["A"]["params"] == c["plain34"]["params"] < sc["B"]["params"] == 21_797_672 < sc["C"]["params"]
     assert c["blocks"]["bottleneck"]["params"] == 70_400
     ratio = c["cifar_width"][2]["params"] / c["cifar_width"][1]["params"]
     assert 3.5 < ratio < 4.1  # widening k times multiplies the parameters by about k²

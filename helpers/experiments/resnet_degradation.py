@@ -312,7 +312,9 @@ def resnet_counts(depths=tuple(IMAGENET_LAYOUTS), *, image_size=224, cifar_depth
 
     Every model is built on the meta device, so nothing is allocated or computed. Returns
     ``{"imagenet": {depth: {"block", "layout", "params", "flops"}}, "plain34": {...},
-    "stages34": {"stem", "stage1".."stage4", "fc": flops}, "blocks": compare_blocks(256, 64, 56),
+    "shortcuts34": {"A", "B", "C": {...}}`` (ResNet-34 with the paper's shortcut options: A zero-padding,
+    B projections where the shape changes, C projections everywhere), ``"stages34": {"stem",
+    "stage1".."stage4", "fc": flops}, "blocks": compare_blocks(256, 64, 56),
     "cifar_width": {k: {"params", "flops"}}}`` (ResNet-``cifar_depth`` on 32×32×3, widened k times).
     """
     out = {"image_size": image_size, "imagenet": {}, "cifar_depth": cifar_depth, "cifar_width": {}}
@@ -330,6 +332,10 @@ def resnet_counts(depths=tuple(IMAGENET_LAYOUTS), *, image_size=224, cifar_depth
                 out["stages34"] = stages
         plain = resnet_imagenet(34, residual=False)
         out["plain34"] = {"params": count_parameters(plain), "flops": count_flops(plain, shape)}
+        out["shortcuts34"] = {}
+        for option, kind in (("A", "pad"), ("B", "auto"), ("C", "projection")):
+            model = resnet_imagenet(34, shortcut=kind)
+            out["shortcuts34"][option] = {"params": count_parameters(model), "flops": count_flops(model, shape)}
         for k in cifar_widths:
             model = resnet_cifar(cifar_depth, width=k)
             out["cifar_width"][k] = {"params": count_parameters(model), "flops": count_flops(model, (3, 32, 32))}
