@@ -50,12 +50,13 @@ def test_quadratic_paths_show_the_three_panels():
     start = np.linalg.norm(q["config"]["start"])
     for name in q["runs"]:
         assert len(q[name]["path"]) == len(q[name]["loss"]) == 101 and len(q[name]["lr"]) == 100
-    # the decaying rate ends far closer to the minimum than either constant rate
-    assert q["decay"]["final_distance"] < 0.2 * q["small"]["final_distance"]
-    assert q["decay"]["final_distance"] < 0.2 * q["large"]["final_distance"]
-    # the small rate is still crawling; the large one hovers at its noise floor; beyond 2/lam_max it diverges
+    # over the second half the decaying rate sits far lower than either constant rate
+    # (at least 8x lower on seeds 0-19 when the test was written)
+    half = {name: q[name]["mean_loss_last_half"] for name in ("small", "large", "decay")}
+    assert half["decay"] < 0.2 * min(half["small"], half["large"])
+    # the small rate is still crawling; the large one stays at its noise floor's order; beyond 2/lam_max it diverges
     assert q["small"]["final_distance"] > 0.1 * start
-    assert 0.3 < q["large"]["mean_loss_last_half"] / q["large"]["floor"][-1] < 3
+    assert 0.2 < half["large"] / q["large"]["floor"][-1] < 5
     assert q["diverge"]["final_distance"] > 100 * start
     assert q["decay"]["lr"][0] == q["large"]["lr"][0] and q["decay"]["lr"][-1] < q["large"]["lr"][-1] / 5
     # the same noise draws in every run: the first step of "decay" and "large" coincide

@@ -123,7 +123,7 @@ def quadratic_paths(*, eigenvalues=(1.0, 10.0), angle_deg=30.0, start=(-3.5, 2.0
     return out
 
 
-def stationary_spread(*, lrs=(0.01, 0.02, 0.05, 0.1, 0.15), eigenvalues=(1.0, 10.0),
+def stationary_spread(*, lrs=(0.01, 0.02, 0.05, 0.1, 0.19), eigenvalues=(1.0, 10.0),
                       angle_deg=30.0, sigma=1.0, chains=1000, burn_in=None, measure=500, seed=0):
     """The noise floor of constant-rate noisy gradient descent, measured against the formula.
 
