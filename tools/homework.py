@@ -124,7 +124,8 @@ def book_page(student_nb, lab: str):
     return nb
 
 
-def generate(names=None, dist: Path = DIST_DIR, pages: bool = True, run_tests: bool = False) -> list[dict]:
+def generate(names=None, dist: Path = DIST_DIR, pages: bool = True, run_tests: bool = False,
+             pages_dir: Path = PAGES_DIR) -> list[dict]:
     """Run ``otter assign`` for each lab; see the module docstring for what is written where."""
     import nbformat
 
@@ -146,9 +147,9 @@ def generate(names=None, dist: Path = DIST_DIR, pages: bool = True, run_tests: b
         handout.mkdir(parents=True, exist_ok=True)
         shutil.copy(out / "student" / f"{lab}.ipynb", handout / f"{lab}.ipynb")
         if pages:
-            PAGES_DIR.mkdir(parents=True, exist_ok=True)
+            pages_dir.mkdir(parents=True, exist_ok=True)
             nb = nbformat.read(out / "student" / f"{lab}.ipynb", as_version=4)
-            nbformat.write(book_page(nb, lab), PAGES_DIR / f"{lab}.ipynb")
+            nbformat.write(book_page(nb, lab), pages_dir / f"{lab}.ipynb")
         done.append({"lab": lab, "seconds": round(time.perf_counter() - t0, 1)})
         print(f"{lab}: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
               f"({done[-1]['seconds']} s)", flush=True)
