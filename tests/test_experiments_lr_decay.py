@@ -89,6 +89,9 @@ def test_schedule_table_mean_and_final_rates():
     assert max(means["inverse_time"], means["exponential"]) < min(means["step"], means["cosine"])
     custom = lx.build_schedule("inverse_time", lr=0.1, total_steps=600, steps_per_epoch=50, final_factor=0.1)
     assert custom.params["k"] == pytest.approx(9 / 12)
+    gentle = lx.schedule_table(names=("inverse_time",), lr=0.1, total_steps=600, steps_per_epoch=50,
+                               schedule_kwargs={"inverse_time": {"final_factor": 0.1}})
+    assert gentle["inverse_time"]["mean_factor"] > 2 * t["inverse_time"]["mean_factor"]
 
 
 def test_lr_sweep_reports_divergence_without_raising(tiny):

@@ -157,6 +157,12 @@ def stationary_spread(*, lrs=(0.01, 0.02, 0.05, 0.1, 0.19), eigenvalues=(1.0, 10
 
 
 # ----------------------------------------------------------------------------- schedules
+def _check_overrides(schedule_kwargs, names):
+    unknown = set(schedule_kwargs or {}) - set(names)
+    if unknown:
+        raise ValueError(f"schedule_kwargs names schedules not in names: {sorted(unknown)}")
+
+
 def build_schedule(name, *, lr, total_steps, steps_per_epoch, **kwargs):
     """The chapter's schedule ``name`` (see ``SCHEDULE_NAMES``) for a run of ``total_steps`` steps.
 
@@ -171,16 +177,19 @@ def build_schedule(name, *, lr, total_steps, steps_per_epoch, **kwargs):
     return make_schedule(name, lr0=lr, total_steps=total_steps, **kwargs)
 
 
-def schedule_table(*, names=SCHEDULE_NAMES, lr=0.1, total_steps=1500, steps_per_epoch=125):
+def schedule_table(*, names=SCHEDULE_NAMES, lr=0.1, total_steps=1500, steps_per_epoch=125, schedule_kwargs=None):
     """Each schedule's rate at every step, its final rate and its mean rate (as fractions of lr).
 
     The mean rate is Σ_t η_t / (T · lr0): how much "distance" a schedule lets SGD travel compared
     with a constant rate over the same T steps; the chapter uses it to explain which schedules
     under-train. Also returns each schedule's ``repr`` (its parameters, e.g. inverse time's k).
+    ``schedule_kwargs``: name -> keyword overrides for ``build_schedule`` (as in ``compare_schedules``).
     """
+    _check_overrides(schedule_kwargs, names)
     out = {"names": list(names), "lr": lr, "total_steps": total_steps, "steps_per_epoch": steps_per_epoch}
     for name in names:
-        s = build_schedule(name, lr=lr, total_steps=total_steps, steps_per_epoch=steps_per_epoch)
+        s = build_schedule(name, lr=lr, total_steps=total_steps, steps_per_epoch=steps_per_epoch,
+                           **(schedule_kwargs or {}).get(name, {}))
         rates = [s(t) for t in range(total_steps)]
         out[name] = {"rates": rates, "final_factor": rates[-1] / lr, "mean_factor": sum(rates) / (total_steps * lr),
                      "repr": repr(s), "params": {k: v for k, v in s.params.items() if isinstance(v, (int, float))}}
@@ -258,9 +267,7 @@ def compare_schedules(*, setting="noisy", names=SCHEDULE_NAMES, lr=None, batch_s
         raise ValueError(f"setting must be one of {tuple(SETTINGS)}, got {setting!r}")
     lr = SETTINGS[setting]["lr"] if lr is None else lr
     batch_size = SETTINGS[setting]["batch_size"] if batch_size is None else batch_size
-    unknown = set(schedule_kwargs or {}) - set(names)
-    if unknown:
-        raise ValueError(f"schedule_kwargs names schedules not in names: {sorted(unknown)}")
+    _check_overrides(schedule_kwargs, names)
     data = _data(data)
     steps_per_epoch = len(data.y_train) // batch_size
     out = {"names": list(names), "setting": setting,
