@@ -5,4 +5,8 @@ claims benchmark runs the same functions over several seeds. Nothing here draws 
 prints: a notebook decides how to show a result.
 
 - ``helpers.experiments.batchnorm``: chapter 1, «نرمال‌سازی دسته‌ای».
+- ``helpers.experiments.activations_bn``: chapter 2, «نرمال‌سازی دسته‌ای، سیگموید یا ReLU؟».
+- ``helpers.experiments.lr_decay``: chapter 3, «کاهش نرخ یادگیری».
+- ``helpers.experiments.vanishing``: chapter 4, «ناپدید شدن گرادیان».
+- ``helpers.experiments.resnet_degradation``: chapter 5, «معماری ResNet».
 """
