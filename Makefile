@@ -9,12 +9,14 @@ STAMP := $(VENV)/.installed-stamp
 NPM_STAMP := node_modules/.installed-stamp
 JB_FLAGS ?= --builder html --warningiserror --keep-going
 
-.PHONY: book test lab assets chromium clean help
+.PHONY: book test lab homework grade assets chromium clean help
 
 help:
 	@echo "make book   build the static site into _build/html"
 	@echo "make test   run every test (helpers, notebooks, book build, typography, browser)"
 	@echo "make lab    open the chapters and labs in JupyterLab"
+	@echo "make homework                 student notebooks + autograder bundles into dist/"
+	@echo "make grade SUBMISSIONS=dir    grade submitted notebooks into grades/"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +45,13 @@ test: assets chromium
 
 lab: assets
 	JUPYTER_CONFIG_DIR=$(CURDIR)/tools/jupyter $(BIN)/jupyter lab
+
+homework: $(STAMP)
+	$(BIN)/python tools/homework.py generate
+
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder of submitted notebooks>"; exit 2; }
+	$(BIN)/python tools/homework.py grade $(SUBMISSIONS) --out grades -j 2
 
 clean:
 	rm -rf _build _vendor _static/fonts
