@@ -1,7 +1,7 @@
 """Convolution as one matrix product: im2col, col2im and a conv layer built on them.
 
 Taught in chapter 4 (``chapters/04_vanishing_gradients.ipynb``, the section on
-convolution as a matrix product) and practised in lab 4 (``labs/lab4_im2col.ipynb``).
+convolution as a matrix product) and practised in lab 4 (``labs/source/lab4_im2col.ipynb``).
 
 Shapes used throughout:
 

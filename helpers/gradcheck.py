@@ -2,7 +2,7 @@
 
 Used wherever a chapter or lab writes a backward pass by hand and must show it
 is right: lab 1 (the batch-norm backward), chapter 4
-(``chapters/04_vanishing_gradients.ipynb``) and lab 4 (``labs/lab4_im2col.ipynb``,
+(``chapters/04_vanishing_gradients.ipynb``) and lab 4 (``labs/source/lab4_im2col.ipynb``,
 the im2col convolution's backward).
 """
 from __future__ import annotations

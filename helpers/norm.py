@@ -1,7 +1,7 @@
 """Normalisation layers written from scratch: batch, layer, group norm and batch renorm.
 
 Taught in chapter 1, «نرمال‌سازی دسته‌ای» (``chapters/01_batchnorm.ipynb``), and
-built by the student in lab 1 (``labs/lab1_batchnorm.ipynb``). Every function
+built by the student in lab 1 (``labs/source/lab1_batchnorm.ipynb``). Every function
 is checked against PyTorch in ``tests/test_norm.py`` (float64, values and
 gradients).
 
