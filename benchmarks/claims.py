@@ -1,0 +1,561 @@
+"""The claims registry: every experimental claim the book's prose makes, as code.
+
+Each :class:`Claim` has a name, the chapter that makes it, the sentence it stands for, a
+function of the seed that returns its figures of merit (by calling the chapter's own
+``helpers.experiments`` function with EXACTLY the arguments the chapter's notebook passes),
+and a predicate that says whether the claim held for those figures.
+
+Why exactly the book's settings: the prose must not claim more than this table shows, so the
+table has to measure what the prose measured. For seed 0 the figures therefore equal the
+numbers the book glues (``BOOK_KEYS`` names them; ``book_mismatches`` checks them against a
+built book). Seeds 1 and 2 rerun the same experiment with another seed: another data split
+for the digits chapters (``load_digits(seed=...)``, the functions' own default), other initial
+weights and other mini-batches everywhere.
+
+A few experiments are called with fewer *independent* runs than the notebook makes (one batch
+size or variant fewer); each run seeds itself, so every number kept is bit-for-bit the book's,
+and the cost drops. Those places say so in a comment.
+
+Runs are shared between claims through a per-(experiment, seed) memo (:func:`experiment`), so
+a claims table over three seeds runs each experiment three times, however many claims read it.
+
+Use::
+
+    from benchmarks.claims import CLAIMS, evaluate
+    rows = evaluate(seeds=(0, 1, 2))       # [{"claim", "chapter", "figures": {seed: {...}}, "held": {seed: bool}}]
+
+or ``python -m benchmarks.claims [--seeds 0 1 2]`` for a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from helpers.experiments import activations_bn as abx
+from helpers.experiments import batchnorm as bnx
+from helpers.experiments import lr_decay as lx
+from helpers.experiments import resnet_degradation as rx
+from helpers.experiments import vanishing as vg
+
+SEEDS = (0, 1, 2)
+CHANCE_ACC = 0.2          # 10 classes: "learnt nothing" = at most twice the 10 % of a guess
+TRAINS_ACC = 0.9          # "it trains": at least 90 % accuracy
+NEAR_ONE = (0.1, 10.0)    # a first/last gradient ratio "about 1" (no vanishing, no explosion)
+FLOAT32_TINY = torch.finfo(torch.float32).tiny
+
+
+# --------------------------------------------------------------------------- the experiments
+# Each entry: seed -> the experiment's result dict, with the chapter notebook's own arguments.
+# device="cpu": the claims are about the numbers the book shows, which it computes on the CPU
+# (the CUDA path is checked separately in tests/test_cuda.py).
+
+def _ch1_steps(seed):
+    return bnx.steps_to_target(seed=seed, target=0.95, lr=0.5, hidden=100, depth=3, batch_size=60,
+                               max_steps=2000, device="cpu")
+
+
+def _ch1_lr(seed):
+    return bnx.lr_sweep(seed=seed, lrs=(0.03, 0.3, 1.0, 3.0, 10.0), steps=300, device="cpu")
+
+
+def _ch1_init(seed):
+    return bnx.init_scale_sweep(seed=seed, scales=(0.1, 1.0, 10.0), lr=0.1, steps=300, device="cpu")
+
+
+def _ch1_deep(seed):
+    return bnx.deep_network(seed=seed, depth=10, hidden=100, activation="sigmoid", lr=0.5, steps=400,
+                            device="cpu")
+
+
+def _ch1_small(seed):
+    return bnx.small_batch(seed=seed, batch_sizes=(2, 4, 32), epochs=1, base_lr=0.4, hidden=64, depth=2,
+                           num_groups=8, device="cpu")
+
+
+def _ch2_cmp(seed):
+    return abx.activation_comparison(seed=seed, depth=10, hidden=64, lrs=(0.1, 0.5), steps=300, batch_size=60,
+                                     device="cpu")
+
+
+def _ch2_dead(seed):
+    return abx.dead_relu(seed=seed, lrs=(0.1, 0.4), steps=300, depth=10, hidden=64, device="cpu")
+
+
+def _ch3_sweep(seed):
+    return lx.lr_sweep(seed=seed, device="cpu")
+
+
+def _ch3_noisy(seed):
+    # the notebook runs all seven schedules; each run seeds itself, so these four are the book's
+    return lx.compare_schedules(setting="noisy", names=("constant", "step", "inverse_time", "cosine"),
+                                seed=seed, device="cpu")
+
+
+def _ch3_benign(seed):
+    return lx.compare_schedules(setting="benign", seed=seed, device="cpu")
+
+
+def _ch4_layers(seed):
+    return vg.layer_gradients(seed=seed, depth=10, hidden=100, batch_size=256, device="cpu")
+
+
+def _ch4_rnn(seed):
+    # the notebook also measures T = 10 .. 300 and two more cells; each (cell, T) seeds itself
+    return vg.rnn_gradient_vs_length(seed=seed, lengths=(1000,), cells=("tanh", "irnn", "indrnn"), hidden=64,
+                                     batch_size=16, device="cpu")
+
+
+def _ch4_adding(seed):
+    return vg.adding_problem(seed=seed, T=100, hidden=64, num_layers=2, steps=600, lr=2e-3, batch_size=50,
+                             eval_every=50, n_test=1000, device="cpu")
+
+
+def _ch5_degradation(seed):
+    # analyse=False skips the lesion and response analyses of the trained nets (no effect on training)
+    return rx.degradation(seed=seed, depths=(6, 30), width=64, steps=600, batch_size=128, lr=0.05,
+                          schedule="cosine", eval_every=50, analyse=False, device="cpu")
+
+
+EXPERIMENTS: dict[str, Callable[[int], dict]] = {
+    "ch1_steps_to_target": _ch1_steps,
+    "ch1_lr_sweep": _ch1_lr,
+    "ch1_init_scale": _ch1_init,
+    "ch1_deep_network": _ch1_deep,
+    "ch1_small_batch": _ch1_small,
+    "ch2_activation_comparison": _ch2_cmp,
+    "ch2_dead_relu": _ch2_dead,
+    "ch3_lr_sweep": _ch3_sweep,
+    "ch3_noisy": _ch3_noisy,
+    "ch3_benign": _ch3_benign,
+    "ch4_layer_gradients": _ch4_layers,
+    "ch4_rnn_gradients": _ch4_rnn,
+    "ch4_adding_problem": _ch4_adding,
+    "ch5_degradation": _ch5_degradation,
+}
+
+_TIMES: dict[tuple[str, int], tuple[float, float]] = {}
+
+
+@functools.lru_cache(maxsize=None)
+def experiment(name: str, seed: int) -> dict:
+    """The result of experiment ``name`` for ``seed``, computed once per process (one torch thread)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the notebooks do (helpers.use_one_thread)
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        return EXPERIMENTS[name](seed)
+    finally:
+        _TIMES[(name, seed)] = (time.perf_counter() - wall, time.process_time() - cpu)
+        torch.set_num_threads(before)
+
+
+def experiment_times() -> dict[tuple[str, int], tuple[float, float]]:
+    """(wall seconds, CPU seconds) of every experiment run so far in this process."""
+    return dict(_TIMES)
+
+
+# --------------------------------------------------------------------------- the claims
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    chapter: int
+    statement: str                       # what the prose says, in one English sentence
+    measure: Callable[[int], dict]       # seed -> {figure name: number or None}
+    holds: Callable[[dict], bool]        # figures -> did the claim hold?
+    criterion: str                       # the predicate, in words
+    book_keys: dict = field(default_factory=dict)  # figure name -> glue key of the same number (seed 0)
+    show: tuple = ()                     # the figures the table shows (default: every figure measured)
+
+    def run(self, seed: int) -> tuple[dict, bool]:
+        figures = self.measure(seed)
+        return figures, bool(self.holds(figures))
+
+
+def _acc(value):
+    """An accuracy, or 0.0 for a diverged run (None): a diverged run did not train."""
+    return 0.0 if value is None else value
+
+
+def _lt(a, b):
+    return a is not None and b is not None and a < b
+
+
+# chapter 1 ----------------------------------------------------------------
+def _m_steps(seed):
+    r = experiment("ch1_steps_to_target", seed)
+    return {"steps_without_bn": r["none"]["steps"], "steps_with_bn": r["batch"]["steps"], "ratio": r["ratio"],
+            "ratio_is_lower_bound": r["ratio_is_lower_bound"]}
+
+
+def _m_lr(seed):
+    r = experiment("ch1_lr_sweep", seed)
+    top = len(r["lrs"]) - 1
+    return {"max_lr_without_bn": bnx.highest_trainable_lr(r, "none", threshold=0.9),
+            "max_lr_with_bn": bnx.highest_trainable_lr(r, "batch", threshold=0.9),
+            "bn_test_acc_at_lr_10": r["batch"][top]["test_acc"]}
+
+
+def _m_init(seed):
+    r = experiment("ch1_init_scale", seed)
+    out = {}
+    for i, tag in enumerate(("x0.1", "x1", "x10")):
+        for norm, label in (("none", "without_bn"), ("batch", "with_bn")):
+            out[f"test_acc_{label}_{tag}"] = r[norm][i]["test_acc"]  # None = diverged
+    return out
+
+
+def _m_deep(seed):
+    r = experiment("ch1_deep_network", seed)
+    return {"train_acc_without_bn": r["none"]["train_acc"], "train_acc_with_bn": r["batch"]["train_acc"],
+            "grad_ratio_without_bn": r["none"]["grad_ratio_init"], "grad_ratio_with_bn": r["batch"]["grad_ratio_init"]}
+
+
+def _m_small(seed):
+    r = experiment("ch1_small_batch", seed)
+    out = {f"{norm}_bs2": r[norm][2]["test_acc"] for norm in r["norms"]}
+    out["others_bs2"] = min(out["layer_bs2"], out["group_bs2"], out["none_bs2"])
+    out["batch_bs2_train_mode"] = r["batch"][2]["test_acc_train_mode"]
+    out["batch_bs4"] = r["batch"][4]["test_acc"]
+    out["batch_bs4_train_mode"] = r["batch"][4]["test_acc_train_mode"]
+    out["spread_bs32"] = (max(r[n][32]["test_acc"] for n in r["norms"])
+                          - min(r[n][32]["test_acc"] for n in r["norms"]))
+    return out
+
+
+# chapter 2 ----------------------------------------------------------------
+def _m_cmp(seed):
+    runs = experiment("ch2_activation_comparison", seed)["runs"]
+    out = {f"{name}_train_acc": runs[name]["train_acc"] for name in runs}
+    for act in ("sigmoid", "tanh", "relu"):
+        out[f"{act}_batch_train_loss"] = runs[f"{act}_batch"]["train_loss"]
+    return out
+
+
+def _m_dead(seed):
+    r = experiment("ch2_dead_relu", seed)
+    out = {}
+    for name in r["variants"]:
+        for row in r[name]:
+            out[f"dead_{name}_lr{row['lr']:g}"] = row["dead_mean"]  # None = diverged
+    return out
+
+
+# chapter 3 ----------------------------------------------------------------
+def _m_sweep(seed):
+    r = experiment("ch3_lr_sweep", seed)
+    runs = r["runs"]
+    return {"best_lr": r["best_lr"], "smallest_lr_loss": runs[0]["final_loss"], "best_loss": r["best_loss"],
+            "largest_lr_at_chance_or_nan": float(runs[-1]["diverged"] or runs[-1]["at_chance"]),
+            "lr_min": r["lrs"][0], "lr_max": r["lrs"][-1]}
+
+
+def _m_noisy(seed):
+    r = experiment("ch3_noisy", seed)
+    return {f"{n}_loss": r[n]["final_train_loss"] for n in r["names"]} | {
+        "cosine_acc": r["cosine"]["final_test_acc"], "constant_acc": r["constant"]["final_test_acc"]}
+
+
+BENIGN_ALIKE = ("constant", "step", "cosine", "warmup_cosine", "cyclical")
+
+
+def _m_benign(seed):
+    r = experiment("ch3_benign", seed)
+    return {f"{n}_loss": r[n]["final_train_loss"] for n in r["names"]}
+
+
+# chapter 4 ----------------------------------------------------------------
+def _m_layers(seed):
+    r = experiment("ch4_layer_gradients", seed)
+    return {f"{name}": r[name]["ratio"] for name in r["names"]}
+
+
+def _m_rnn(seed):
+    r = experiment("ch4_rnn_gradients", seed)
+    return {f"{kind}_T1000": r[kind][0] for kind in r["cells"]}
+
+
+def _m_adding(seed):
+    r = experiment("ch4_adding_problem", seed)
+    return {"tanh_mse": r["tanh"]["final"], "indrnn_mse": r["indrnn"]["final"], "baseline": r["baseline"],
+            "test_baseline": r["test_baseline"]}
+
+
+# chapter 5 ----------------------------------------------------------------
+def _m_deg(seed):
+    runs = experiment("ch5_degradation", seed)["runs"]
+    short = {"plain": "plain", "residual": "res", "residual_zero_init": "res0"}
+    return {f"{short[v]}{d}_train_err": runs[v][d]["final_train_err"] for v in runs for d in runs[v]}
+
+
+def _between(value, lo_hi):
+    return value is not None and lo_hi[0] <= value <= lo_hi[1]
+
+
+CLAIMS: list[Claim] = [
+    # ---- chapter 1: batch normalization
+    Claim("bn_fewer_steps", 1,
+          "With BN the sigmoid MLP reaches 95 % train accuracy in several times fewer steps (paper: 14x on ImageNet).",
+          _m_steps, lambda f: f["ratio"] is not None and f["ratio"] >= 2,
+          "steps without BN / steps with BN >= 2",
+          {"steps_without_bn": "bn_st_none_steps", "steps_with_bn": "bn_st_batch_steps", "ratio": "bn_st_ratio"}),
+    Claim("bn_higher_lr", 1,
+          "The highest learning rate that still gives >= 90 % test accuracy is larger with BN; BN fails at lr 10 too.",
+          _m_lr, lambda f: (f["max_lr_with_bn"] or 0) > (f["max_lr_without_bn"] or 0)
+          and _acc(f["bn_test_acc_at_lr_10"]) < TRAINS_ACC,
+          "max lr with BN > max lr without BN (None = 0), and BN's test accuracy at lr 10 < 0.9",
+          {"max_lr_without_bn": "bn_lr_max_none", "max_lr_with_bn": "bn_lr_max_bn"}),
+    Claim("bn_init_scale", 1,
+          "Without BN only the default initial scale trains (x0.1 learns nothing, x10 is unstable); with BN all three train.",
+          _m_init, lambda f: _acc(f["test_acc_without_bn_x0.1"]) <= CHANCE_ACC
+          and _acc(f["test_acc_without_bn_x10"]) < TRAINS_ACC and _acc(f["test_acc_without_bn_x1"]) >= TRAINS_ACC
+          and all(_acc(f[f"test_acc_with_bn_{t}"]) >= TRAINS_ACC for t in ("x0.1", "x1", "x10")),
+          "no BN: x0.1 <= 0.2, x10 < 0.9, x1 >= 0.9; BN: all >= 0.9 (test accuracy; diverged = 0)",
+          {"test_acc_without_bn_x0.1": "bn_init_none_small", "test_acc_without_bn_x1": "bn_init_none_one",
+           "test_acc_with_bn_x0.1": "bn_init_batch_small", "test_acc_with_bn_x1": "bn_init_batch_one",
+           "test_acc_with_bn_x10": "bn_init_batch_big"}),
+    Claim("bn_deep_sigmoid", 1,
+          "A 10-layer sigmoid MLP stays at chance without BN (first/last gradient ratio tiny) and trains with BN (ratio ~1).",
+          _m_deep, lambda f: _acc(f["train_acc_without_bn"]) <= CHANCE_ACC and _acc(f["train_acc_with_bn"]) >= TRAINS_ACC
+          and _lt(f["grad_ratio_without_bn"], 1e-3) and _between(f["grad_ratio_with_bn"], NEAR_ONE),
+          "train acc: no BN <= 0.2, BN >= 0.9; grad ratio: no BN < 1e-3, BN in [0.1, 10]",
+          {"train_acc_without_bn": "bn_deep_none_train", "train_acc_with_bn": "bn_deep_batch_train",
+           "grad_ratio_without_bn": "bn_deep_none_ratio", "grad_ratio_with_bn": "bn_deep_batch_ratio"}),
+    Claim("bn_small_batch", 1,
+          "At batch size 2 BN's test accuracy drops below LayerNorm's, GroupNorm's and no normalisation's; "
+          "Batch Renorm lies between; at batch 32 all are close (compared with that drop).",
+          _m_small, lambda f: f["batch_bs2"] < f["batch_renorm_bs2"] < f["others_bs2"]
+          and f["spread_bs32"] < (f["others_bs2"] - f["batch_bs2"]) / 2,
+          "bs 2: BN < Batch Renorm < min(LN, GN, none) =: others; bs 32: (max - min over the five) "
+          "< half of BN's drop (others - BN) at bs 2",
+          {"batch_bs2": "bn_sb_batch_2", "layer_bs2": "bn_sb_layer_2", "group_bs2": "bn_sb_group_2",
+           "none_bs2": "bn_sb_none_2", "batch_renorm_bs2": "bn_sb_batch_renorm_2"},
+          ("batch_bs2", "batch_renorm_bs2", "layer_bs2", "group_bs2", "none_bs2", "spread_bs32")),
+    Claim("bn_eval_in_train_mode", 1,
+          "Evaluating a BN model in training mode with small test batches is worse than evaluating it properly.",
+          _m_small, lambda f: f["batch_bs2_train_mode"] < f["batch_bs2"] and f["batch_bs4_train_mode"] < f["batch_bs4"],
+          "train-mode test accuracy < eval-mode test accuracy, at batch 2 and at batch 4",
+          {"batch_bs2_train_mode": "bn_sb_batch_2_trainmode", "batch_bs4_train_mode": "bn_sb_batch_4_trainmode",
+           "batch_bs4": "bn_sb_batch_4"},
+          ("batch_bs2", "batch_bs2_train_mode", "batch_bs4", "batch_bs4_train_mode")),
+    # ---- chapter 2: BN with sigmoid or ReLU
+    Claim("ch2_bn_rescues_default_init", 2,
+          "10 hidden layers, default init: sigmoid and ReLU stay at chance without BN, tanh only partly trains; "
+          "with BN all three train; tanh with Xavier and ReLU with He train without BN.",
+          _m_cmp, lambda f: f["sigmoid_none_train_acc"] <= CHANCE_ACC and f["relu_none_train_acc"] <= CHANCE_ACC
+          and f["tanh_none_train_acc"] < TRAINS_ACC
+          and all(f[f"{a}_batch_train_acc"] >= TRAINS_ACC for a in ("sigmoid", "tanh", "relu"))
+          and f["tanh_xavier_train_acc"] >= TRAINS_ACC and f["relu_kaiming_train_acc"] >= TRAINS_ACC,
+          "train acc: sigmoid, ReLU without BN <= 0.2; tanh without BN < 0.9; all with BN, tanh-Xavier, ReLU-He >= 0.9",
+          {f"{n}_train_acc": f"ch2_cmp_{n}_train_acc" for n in
+           ("sigmoid_none", "relu_none", "tanh_none", "sigmoid_batch", "tanh_batch", "relu_batch",
+            "tanh_xavier", "relu_kaiming")},
+          tuple(f"{n}_train_acc" for n in ("sigmoid_none", "relu_none", "tanh_none", "sigmoid_batch", "tanh_batch",
+                                           "relu_batch", "tanh_xavier", "relu_kaiming"))),
+    Claim("ch2_sigmoid_bn_slower", 2,
+          "With BN the sigmoid network ends with a higher training loss than tanh and ReLU: it learns more slowly.",
+          _m_cmp, lambda f: f["sigmoid_batch_train_loss"] > max(f["tanh_batch_train_loss"], f["relu_batch_train_loss"]),
+          "train loss with BN: sigmoid > max(tanh, ReLU)",
+          {f"{a}_batch_train_loss": f"ch2_cmp_{a}_batch_train_loss" for a in ("sigmoid", "tanh", "relu")},
+          tuple(f"{a}_batch_train_loss" for a in ("sigmoid", "tanh", "relu"))),
+    Claim("ch2_dead_relu", 2,
+          "At the large rate (0.4) many ReLU units die without BN; with BN, before or after the ReLU, none die at either rate.",
+          _m_dead, lambda f: (f["dead_none_lr0.4"] or 0) > 0.05
+          and all(f[f"dead_{v}_lr{lr}"] == 0 for v in ("batch_before", "batch_after") for lr in ("0.1", "0.4")),
+          "dead fraction: no BN at lr 0.4 > 5 %; both BN variants = 0 at both rates",
+          {"dead_none_lr0.1": "ch2_dead_none_lr0", "dead_none_lr0.4": "ch2_dead_none_lr1",
+           "dead_batch_before_lr0.4": "ch2_dead_batch_before_lr1", "dead_batch_after_lr0.4": "ch2_dead_batch_after_lr1"}),
+    # ---- chapter 3: learning-rate decay
+    Claim("ch3_lr_sweep_u_shape", 3,
+          "Final training loss against a constant rate is U-shaped: the smallest rate crawls, a middle rate is best, "
+          "the largest rates learn nothing or reach NaN.",
+          _m_sweep, lambda f: f["lr_min"] < f["best_lr"] < f["lr_max"] and f["smallest_lr_loss"] > 2 * f["best_loss"]
+          and f["largest_lr_at_chance_or_nan"] == 1.0,
+          "lr_min < best lr < lr_max; loss at lr_min > 2 x best loss; the largest rate at chance or NaN",
+          {"best_lr": "ch3_sw_best_lr", "smallest_lr_loss": "ch3_sw_small_loss", "best_loss": "ch3_sw_best_loss"}),
+    Claim("ch3_decay_helps_when_noisy", 3,
+          "Batch 32, peak lr 0.1 (gradient noise dominates): cosine < step < constant in final training loss, "
+          "and cosine has the higher test accuracy than constant.",
+          _m_noisy, lambda f: f["cosine_loss"] < f["step_loss"] < f["constant_loss"] and f["cosine_acc"] > f["constant_acc"],
+          "train loss cosine < step < constant; test acc cosine > constant",
+          {"constant_loss": "ch3_noisy_constant_loss", "step_loss": "ch3_noisy_step_loss",
+           "cosine_loss": "ch3_noisy_cosine_loss", "cosine_acc": "ch3_noisy_cosine_acc",
+           "constant_acc": "ch3_noisy_constant_acc"},
+          ("cosine_loss", "step_loss", "constant_loss", "cosine_acc", "constant_acc")),
+    Claim("ch3_inverse_time_worst_when_noisy", 3,
+          "Batch 32: inverse-time decay (k set for lr/100 at the end) ends with a higher training loss than even the constant rate.",
+          _m_noisy, lambda f: f["inverse_time_loss"] > f["constant_loss"],
+          "train loss inverse_time > constant",
+          {"inverse_time_loss": "ch3_noisy_inverse_time_loss"}, ("inverse_time_loss", "constant_loss")),
+    Claim("ch3_benign_constant_best", 3,
+          "Batch 256 (little noise): of constant, step, cosine, warmup+cosine and cyclical, the constant rate has the "
+          "lowest training loss; exponential and inverse-time under-train (higher loss than all five).",
+          _m_benign, lambda f: f["constant_loss"] == min(f[f"{n}_loss"] for n in BENIGN_ALIKE)
+          and min(f["exponential_loss"], f["inverse_time_loss"]) > max(f[f"{n}_loss"] for n in BENIGN_ALIKE),
+          "constant = min of the five; min(exponential, inverse_time) > max of the five",
+          {f"{n}_loss": f"ch3_benign_{n}_loss" for n in BENIGN_ALIKE + ("exponential", "inverse_time")}),
+    # ---- chapter 4: vanishing gradients
+    Claim("ch4_layer_gradient_ratio", 4,
+          "First/last hidden-layer gradient ratio at init (10 layers): vanishes for sigmoid and for ReLU with PyTorch's "
+          "default init; about 1 for tanh-Xavier, ReLU-He, sigmoid+BN and ReLU-He+BN.",
+          _m_layers, lambda f: _lt(f["sigmoid_default"], 1e-3) and _lt(f["relu_default"], NEAR_ONE[0])
+          and all(_between(f[n], NEAR_ONE) for n in ("tanh_xavier", "relu_he", "sigmoid_bn", "relu_he_bn")),
+          "sigmoid < 1e-3; ReLU default < 0.1; tanh-Xavier, ReLU-He, sigmoid+BN, ReLU-He+BN in [0.1, 10]",
+          {n: f"ch4_lg_{n}_ratio" for n in ("sigmoid_default", "relu_default", "tanh_xavier", "relu_he",
+                                            "sigmoid_bn", "relu_he_bn")},
+          ("sigmoid_default", "relu_default", "tanh_xavier", "relu_he", "sigmoid_bn", "relu_he_bn")),
+    Claim("ch4_rnn_gradient_T1000", 4,
+          "At T = 1000 the gradient reaching the first step underflows float32 for a tanh RNN, while IRNN and "
+          "IndRNN (u = 1) keep it about 1.",
+          _m_rnn, lambda f: f["tanh_T1000"] < FLOAT32_TINY and _between(f["irnn_T1000"], NEAR_ONE)
+          and _between(f["indrnn_T1000"], NEAR_ONE),
+          f"tanh ratio < {FLOAT32_TINY:.2e} (float32's smallest normal); IRNN and IndRNN in [0.1, 10]",
+          {"tanh_T1000": "ch4_rg_tanh_1000", "irnn_T1000": "ch4_rg_irnn_1000", "indrnn_T1000": "ch4_rg_indrnn_1000"}),
+    Claim("ch4_adding_problem", 4,
+          "Adding problem, T = 100, 600 steps: IndRNN ends several times below the 0.167 baseline; the tanh RNN stays at it.",
+          _m_adding, lambda f: f["indrnn_mse"] < f["baseline"] / 3 and f["tanh_mse"] > 0.8 * f["test_baseline"],
+          "IndRNN test MSE < baseline / 3; tanh test MSE > 0.8 x the test set's always-1 MSE",
+          {"tanh_mse": "ch4_add_tanh_final", "indrnn_mse": "ch4_add_indrnn_final"}),
+    # ---- chapter 5: ResNet
+    Claim("ch5_degradation", 5,
+          "Plain-30 ends with a higher TRAINING error than plain-6; its residual twin (same parameters) ends lower than plain-30.",
+          _m_deg, lambda f: f["plain30_train_err"] > f["plain6_train_err"] and f["res30_train_err"] < f["plain30_train_err"],
+          "train error: plain-30 > plain-6; residual-30 < plain-30",
+          {"plain6_train_err": "ch5_plain6_train", "plain30_train_err": "ch5_plain30_train",
+           "res30_train_err": "ch5_res30_train"},
+          ("plain6_train_err", "plain30_train_err", "res30_train_err")),
+    Claim("ch5_residual_depth_with_care", 5,
+          "With gamma = 1 residual-30 is still worse than residual-6 (degradation reduced, not removed); with the last BN "
+          "gamma of each block at 0, residual-30 beats residual-6 of the same init, yet residual-6 (gamma = 1) stays best.",
+          _m_deg, lambda f: f["res30_train_err"] > f["res6_train_err"] and f["res030_train_err"] < f["res06_train_err"]
+          and f["res6_train_err"] < min(f["res30_train_err"], f["res030_train_err"], f["res06_train_err"]),
+          "res-30 > res-6; res0-30 < res0-6; res-6 < all other residual nets (train error)",
+          {"res6_train_err": "ch5_res6_train", "res030_train_err": "ch5_res030_train",
+           "res06_train_err": "ch5_res06_train"},
+          ("res6_train_err", "res30_train_err", "res06_train_err", "res030_train_err")),
+]
+
+
+# --------------------------------------------------------------------------- running them
+def evaluate(seeds=SEEDS, claims=None, *, progress=None) -> list[dict]:
+    """Run every claim on every seed; one row per claim.
+
+    Row keys: ``claim``, ``chapter``, ``statement``, ``criterion``, ``figures`` ({seed: {name: value}}),
+    ``held`` ({seed: bool}), ``held_on_every_seed``. ``progress`` (a callable taking a string) is told
+    each claim and seed as it starts.
+    """
+    claims = CLAIMS if claims is None else claims
+    rows = []
+    for claim in claims:
+        row = {"claim": claim.name, "chapter": claim.chapter, "statement": claim.statement,
+               "criterion": claim.criterion, "show": claim.show, "figures": {}, "held": {}}
+        for seed in seeds:
+            if progress:
+                progress(f"{claim.name} seed {seed}")
+            row["figures"][seed], row["held"][seed] = claim.run(seed)
+        row["held_on_every_seed"] = all(row["held"].values())
+        rows.append(row)
+    return rows
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if value == 0:
+        return "0"
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 1e4 or abs(value) < 1e-2:
+        return f"{value:.2e}"
+    return f"{value:.3g}"
+
+
+def to_markdown(rows: list[dict]) -> str:
+    """The claims table (each claim's figures per seed, whether it held on every seed), then what each claim says."""
+    if not rows:
+        return "(no claims run)"
+    seeds = list(rows[0]["figures"])
+    lines = ["| ch. | claim | criterion | " + " | ".join(f"seed {s}" for s in seeds) + " | held on every seed |",
+             "|---:|---|---|" + "---|" * len(seeds) + "---|"]
+    for r in rows:
+        cells = []
+        for s in seeds:
+            shown = r["show"] or tuple(r["figures"][s])
+            figs = ", ".join(f"{k}={_fmt(r['figures'][s][k])}" for k in shown)
+            cells.append(f"{'held' if r['held'][s] else '**FAILED**'}: {figs}")
+        lines.append(f"| {r['chapter']} | `{r['claim']}` | {r['criterion']} | " + " | ".join(cells)
+                     + f" | {'yes' if r['held_on_every_seed'] else '**NO**'} |")
+    lines += ["", "What each claim stands for (the chapter's prose, in one sentence):", ""]
+    lines += [f"- `{r['claim']}` (chapter {r['chapter']}): {r['statement']}" for r in rows]
+    return "\n".join(lines)
+
+
+def load_glued(executed_dir) -> dict:
+    """{glue key: number} from every ``*.glue.json`` under a built book's ``jupyter_execute`` folder."""
+    import ast
+    import json
+    from pathlib import Path
+
+    glued = {}
+    for path in sorted(Path(executed_dir).rglob("*.glue.json")):
+        for key, output in json.loads(path.read_text(encoding="utf-8")).items():
+            text = output.get("data", {}).get("text/plain")
+            try:
+                value = ast.literal_eval(text) if text is not None else None
+            except (ValueError, SyntaxError):
+                continue
+            if value is None or isinstance(value, (int, float)):
+                glued[key] = value
+    return glued
+
+
+def book_mismatches(rows: list[dict], glued: dict[str, float], *, seed: int = 0, rel: float = 1e-6) -> list[str]:
+    """Figures of ``seed`` that differ from the number the book glued under the claim's key.
+
+    ``glued``: {glue key: number} from the built book's ``*.glue.json``. Keys the book did not
+    glue are skipped (a chapter not built yet); a mismatch means the registry no longer measures
+    what the prose says.
+    """
+    by_name = {c.name: c for c in CLAIMS}
+    bad = []
+    for r in rows:
+        claim = by_name[r["claim"]]
+        if seed not in r["figures"]:
+            continue
+        for fig, key in claim.book_keys.items():
+            if key not in glued:
+                continue
+            ours, book = r["figures"][seed].get(fig), glued[key]
+            if ours is None or book is None:
+                if ours is not book:
+                    bad.append(f"{r['claim']}.{fig}: ours {ours}, book {key} = {book}")
+            elif not math.isclose(float(ours), float(book), rel_tol=rel, abs_tol=1e-12):
+                bad.append(f"{r['claim']}.{fig}: ours {ours!r}, book {key} = {book!r}")
+    return bad
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Run the book's claims on several seeds; print a Markdown table.")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--only", nargs="*", help="claim names (default: all)")
+    args = parser.parse_args(argv)
+    claims = [c for c in CLAIMS if not args.only or c.name in args.only]
+    rows = evaluate(args.seeds, claims, progress=lambda s: print("...", s, file=sys.stderr, flush=True))
+    print(to_markdown(rows))
+    for (name, seed), (wall, cpu) in sorted(experiment_times().items()):
+        print(f"{name} seed {seed}: {wall:.1f} s wall, {cpu:.1f} s CPU", file=sys.stderr)
+    return 0 if all(r["held_on_every_seed"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
