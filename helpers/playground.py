@@ -669,7 +669,7 @@ class Playground:
     def live_view(self, setting: dict | None = None) -> str:
         """The HTML the live widget shows for one setting (the same summary and SVG as the static panel)."""
         r = self.result(setting)
-        return (f"<style>{SVG_CSS}</style><div class='dlfa-pg' dir='ltr' data-key='{_esc(self.key(r["setting"]))}'>"
+        return (f"<style>{SVG_CSS}</style><div class='dlfa-pg' dir='ltr' data-key='{_esc(self.key(r['setting']))}'>"
                 f"<div class='dlfa-pg-summary' dir='rtl'>{render_summary(r)}</div>"
                 f"{self._svg(render_data(r, self.uid))}</div>")
 

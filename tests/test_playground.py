@@ -125,12 +125,12 @@ def test_live_widget_redraws_on_toggle():
     toggles = {c.children[0]._dom_classes[0]: c.children[0] for c in box.children[:2]}
     view = box.children[-1]
     before = view.value
-    assert "data-key='spirals/none/relu/constant/2/0.3'" in before
+    assert "data-key='none/relu'" in before
     toggles["dlfa-pg-norm"].value = "before"
-    assert "data-key='spirals/before/relu/constant/2/0.3'" in view.value
+    assert "data-key='before/relu'" in view.value
     toggles["dlfa-pg-activation"].value = "tanh"
     after = view.value
-    assert "data-key='spirals/before/tanh/constant/2/0.3'" in after and after != before
+    assert "data-key='before/tanh'" in after and after != before
     assert render_data(pg.result({"norm": "before", "activation": "tanh"}), pg.uid) in after
 
 
