@@ -3,7 +3,7 @@
 Taught in chapter 2 (``chapters/02_bn_sigmoid_relu.ipynb``: sigmoid and ReLU
 beside batch norm), chapter 4 (``chapters/04_vanishing_gradients.ipynb``:
 sigmoid's derivative is at most 1/4, ReLU's is 0 for negative inputs) and
-lab 2 (planned, not yet written: students write the derivatives).
+lab 2 (``labs/source/lab2_activations.ipynb``: students write the derivatives).
 
 Every function takes a floating-point tensor ``x`` of any shape and returns a
 tensor of the same shape. The derivatives are written out by hand (no
