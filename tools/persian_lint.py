@@ -491,10 +491,11 @@ def prose_files_under(directory: str | Path) -> list[Path]:
 
 
 def book_prose_files(root: str | Path) -> list[Path]:
-    """The book's prose: root-level *.md pages (not README.md and similar) plus every .md/.ipynb
-    under chapters/ and labs/ (without _build, .ipynb_checkpoints, node_modules, .venv, dist)."""
+    """The book's prose: root-level *.md and *.ipynb pages (not README.md and similar) plus every
+    .md/.ipynb under chapters/ and labs/ (without _build, .ipynb_checkpoints, node_modules, .venv, dist)."""
     root = Path(root)
-    pages = [p for p in sorted(root.glob("*.md")) if p.is_file() and p.stem.lower() not in NOT_BOOK_PAGES]
+    pages = [p for p in sorted([*root.glob("*.md"), *root.glob("*.ipynb")])
+             if p.is_file() and p.stem.lower() not in NOT_BOOK_PAGES]
     for sub in PROSE_DIRS:
         if (root / sub).is_dir():
             pages += prose_files_under(root / sub)
