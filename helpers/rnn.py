@@ -2,7 +2,7 @@
 
 Taught in chapter 4 (``chapters/04_vanishing_gradients.ipynb``: why the
 shared recurrent matrix makes gradients vanish or explode over T steps) and
-lab 5 (planned, not yet written: a vanilla cell, IRNN
+lab 5 (``labs/source/lab5_rnn_gradients.ipynb``: a vanilla cell, IRNN
 initialisation, an IndRNN cell, gradient norms over 1000 steps, the adding
 problem).
 
