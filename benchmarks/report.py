@@ -54,7 +54,7 @@ GENERATED_ASSETS = ("_vendor", "_static/fonts")  # git-ignored, made by `make as
 KERNEL_HOOK = '''\
 # Written by benchmarks/report.py: logs the CPU time and peak memory of every Jupyter kernel.
 import os as _os, sys as _sys
-if _os.environ.get("DLFA_BENCH_KERNEL_LOG") and any("ipykernel" in a for a in _sys.argv[:2]):
+if _os.environ.get("DLFA_BENCH_KERNEL_LOG") and any("ipykernel" in a for a in getattr(_sys, "orig_argv", _sys.argv)[:4]):
     import atexit as _atexit, json as _json, resource as _resource, time as _time
     _start = _time.time()
 
@@ -441,8 +441,9 @@ def main(argv=None) -> int:
             lines.append(f"| {r['notebook']} | {r['how']} | {fmt_s(r['wall'])} | {fmt_s(r['cpu'])} | "
                          f"{fmt_mib(r['peak_mib'])} | {status} |")
         total_wall = sum(r["wall"] or 0 for r in nb_rows)
-        total_cpu = sum(r["cpu"] or 0 for r in nb_rows)
-        lines += [f"| **total** | | {total_wall:.1f} s | {total_cpu:.1f} s | | |", ""]
+        cpus = [r["cpu"] for r in nb_rows if r["cpu"] is not None]
+        total_cpu = fmt_s(sum(cpus)) + ("" if len(cpus) == len(nb_rows) else f" ({len(cpus)} of {len(nb_rows)})")
+        lines += [f"| **total** | | {total_wall:.1f} s | {total_cpu if cpus else '–'} | | |", ""]
     if helpers_md:
         lines += ["## Helpers vs PyTorch (CPU, float32)", "",
                   f"Median of {args.repeats} interleaved runs after 3 warm-up runs (`benchmarks/bench_helpers.py`).", "",
