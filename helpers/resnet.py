@@ -1,7 +1,7 @@
 """Residual networks: blocks, ImageNet and CIFAR layouts, parameter and FLOP counts.
 
 Taught in chapter 5, «معماری ResNet» (``chapters/05_resnet.ipynb``), and
-practised in lab 6 (planned, not yet written).
+practised in lab 6 (``labs/source/lab6_resnet.ipynb``).
 
 Blocks (all take and return ``x: (N, C, H, W)``; the output is
 ``(N, C_out, ceil(H / stride), ceil(W / stride))``):
