@@ -1,0 +1,76 @@
+"""A JupyterLab server for browser tests: started from the project's venv on a free local port.
+
+Shared by the JupyterLab browser tests (tests/test_lab_browser.py; tests/test_playground_browser.py
+can use it too). The server runs with ``JUPYTER_CONFIG_DIR=tools/jupyter`` exactly as ``make lab``
+does (the course's custom CSS: right-to-left Persian markdown), serves ``root_dir`` (a scratch
+folder) with a fresh token and a private workspace folder, and is always stopped on exit::
+
+    with jupyterlab_server(tmp_path) as (base, token):
+        page.goto(f"{base}/lab/tree/notebook.ipynb?reset&token={token}")
+
+Named ``lab_server``, not ``jupyterlab_server``: that is an installed package JupyterLab itself
+imports, which a module of that name in tests/ (on sys.path under pytest) would shadow.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+LOCAL_PREFIXES = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyterlab_server(root_dir: Path, *, start_timeout: float = 60.0, stop_timeout: float = 60.0):
+    """Start ``jupyter lab`` serving ``root_dir``; yield ``(base_url, token)``; stop it on exit.
+
+    Raises RuntimeError (with the end of the server's log) if it does not answer within
+    ``start_timeout`` seconds. The log is written to ``root_dir/lab.log``.
+    """
+    root_dir = Path(root_dir)
+    port, token = free_port(), secrets.token_hex(16)
+    jupyter = Path(sys.executable).parent / "jupyter"
+    env = {k: v for k, v in os.environ.items() if k != "DLFA_QUIET"}
+    env["JUPYTER_CONFIG_DIR"] = str(ROOT / "tools" / "jupyter")
+    env["JUPYTERLAB_WORKSPACES_DIR"] = str(root_dir / ".workspaces")  # never restore another session's tabs
+    log_path = root_dir / "lab.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen([str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                             f"--ServerApp.token={token}", "--allow-root", f"--ServerApp.root_dir={root_dir}"],
+                            cwd=root_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + start_timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    log.flush()
+                    raise RuntimeError("JupyterLab did not start:\n" + log_path.read_text()[-3000:])
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()

@@ -1,0 +1,104 @@
+"""A lab in JupyterLab, in a real browser (Debian chromium driven by playwright).
+
+Starts JupyterLab from the project's venv on a free local port (``tests/lab_server.py``,
+with the course's JupyterLab settings as ``make lab`` uses them), opens a scratch copy of lab 2's
+source notebook (its reference solutions let "Run All Cells" reach the end), runs every cell from
+the Run menu, checks that the Persian markdown is laid out right-to-left (computed direction of
+``.jp-RenderedMarkdown``) while code stays left-to-right, then flips the lab's ipywidgets controls
+(activation, BN) and sees the kernel redraw the output. No request may leave the machine.
+"""
+import shutil
+import time
+
+import nbformat
+import pytest
+
+from lab_server import CHROMIUM, CHROMIUM_ARGS, LOCAL_PREFIXES, ROOT, jupyterlab_server
+
+pytestmark = pytest.mark.slow
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by requirements.txt")
+
+LAB = "lab2_activations.ipynb"
+WIDGET_TEXT = "() => [...document.querySelectorAll('.jp-OutputArea-output')].map(e => e.innerText)" \
+              ".find(t => /BN=(True|False): first\\/last/.test(t)) || null"
+
+
+def test_lab_runs_in_jupyterlab_right_to_left_with_a_live_widget(tmp_path):
+    shutil.copy(ROOT / "labs" / "source" / LAB, tmp_path / LAB)
+    with jupyterlab_server(tmp_path) as (base, token), playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        outside = []
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(LOCAL_PREFIXES) else None)
+        try:
+            page.goto(f"{base}/lab/tree/{LAB}?reset&token={token}")
+            page.wait_for_selector(".jp-Notebook", timeout=90000)
+            try:  # with a fresh workspace JupyterLab may ask which kernel to start: the notebook's own
+                page.locator(".jp-Dialog .jp-mod-accept").click(timeout=15000)
+            except playwright.TimeoutError:
+                pass
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90000)
+
+            # right-to-left markdown, left-to-right code
+            page.wait_for_selector(".jp-RenderedMarkdown h1", timeout=30000)
+            md = page.locator(".jp-RenderedMarkdown").first.evaluate(
+                "e => ({dir: getComputedStyle(e).direction, align: getComputedStyle(e.querySelector('p')).textAlign,"
+                " text: e.innerText.slice(0, 40)})")
+            assert md["dir"] == "rtl", md
+            assert md["align"] == "right", md
+            assert "آزمایشگاه" in md["text"]
+            code_dir = page.locator(".jp-CodeCell .jp-InputArea-editor").first.evaluate(
+                "e => getComputedStyle(e).direction")
+            assert code_dir == "ltr"
+
+            # run every cell from the Run menu; the last cell's output shows when Run All reaches it
+            page.locator(".jp-Notebook").click()
+            page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                                   ".some(e => e.innerText.includes('BN=True: dead before'))", timeout=240000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60000)
+
+            # every code cell ran without an error: save, then read the notebook back from disk
+            page.keyboard.press("Control+s")
+            deadline = time.time() + 30
+            while True:
+                saved = nbformat.read(tmp_path / LAB, as_version=4)
+                code = [c for c in saved.cells if c.cell_type == "code"]
+                if all(c.execution_count for c in code) or time.time() > deadline:
+                    break
+                time.sleep(0.5)
+            assert all(c.execution_count for c in code), "not every code cell ran"
+            errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+            assert errors == [], errors
+
+            # JupyterLab renders only the cells near the viewport: scroll until the widget is there
+            for i in range(101):
+                if page.locator(".widget-dropdown select").count():
+                    break
+                page.evaluate("f => { const o = document.querySelector('.jp-WindowedPanel-outer');"
+                              " o.scrollTop = f * o.scrollHeight; }", i / 100)
+                page.wait_for_timeout(100)
+            page.locator(".widget-dropdown select").first.scroll_into_view_if_needed(timeout=10000)
+            page.wait_for_function(WIDGET_TEXT, timeout=30000)
+            before = page.evaluate(WIDGET_TEXT)
+            assert before.startswith("sigmoid, BN=False"), before
+
+            # flip the widgets: the kernel redraws the output
+            t0 = time.time()
+            page.locator(".widget-dropdown select").first.select_option("relu")
+            page.wait_for_function(f"() => ({WIDGET_TEXT})()?.startsWith('relu, BN=False')", timeout=30000)
+            page.locator(".widget-checkbox input[type=checkbox]").first.check()
+            page.wait_for_function(f"() => ({WIDGET_TEXT})()?.startsWith('relu, BN=True')", timeout=30000)
+            after = page.evaluate(WIDGET_TEXT)
+            assert after != before
+            print(f"widget round trips: {time.time() - t0:.2f} s; {before!r} -> {after!r}")
+            assert outside == [], f"requests to other hosts: {outside}"
+        except Exception:
+            (ROOT / "test-artifacts").mkdir(exist_ok=True)
+            page.screenshot(path=str(ROOT / "test-artifacts" / "lab_browser_failure.png"))
+            raise
+        finally:
+            context.close()
+            browser.close()
