@@ -30,7 +30,7 @@ def browser():
 
 @pytest.fixture
 def open_page(browser, built_book):
-    """Open a page of the built site; returns (page, list of non-local requests)."""
+    """Open a page of the built site; returns (page, non-local requests, page errors)."""
     html_dir, _ = built_book
     contexts = []
 
@@ -38,7 +38,8 @@ def open_page(browser, built_book):
         context = browser.new_context(**context_args)
         contexts.append(context)
         page = context.new_page()
-        outside = []
+        outside, errors = [], []
+        page.on("pageerror", lambda error: errors.append(str(error)))
 
         def _route(route):
             url = route.request.url
@@ -51,7 +52,7 @@ def open_page(browser, built_book):
         page.route("**/*", _route)
         page.goto((html_dir / name).as_uri() + query)
         page.wait_for_load_state("load")
-        return page, outside
+        return page, outside, errors
 
     yield _open
     for context in contexts:
@@ -60,7 +61,7 @@ def open_page(browser, built_book):
 
 @pytest.mark.parametrize("name", PAGES)
 def test_page_is_rtl_offline_with_vazirmatn(open_page, name):
-    page, outside = open_page(name)
+    page, outside, errors = open_page(name)
     page.wait_for_timeout(500)
     assert page.evaluate("document.documentElement.dir") == "rtl"
     assert page.evaluate("getComputedStyle(document.querySelector('article p')).direction") == "rtl"
@@ -70,11 +71,12 @@ def test_page_is_rtl_offline_with_vazirmatn(open_page, name):
     assert loaded >= 1, "the Vazirmatn web font was not loaded"
     assert "Vazirmatn" in page.evaluate("getComputedStyle(document.querySelector('article p')).fontFamily")
     assert outside == [], f"requests to other hosts: {outside}"
+    assert errors == [], f"JavaScript errors: {errors}"
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_chapter_math_rendered_and_code_left_to_right(open_page, name):
-    page, outside = open_page(name)
+    page, outside, errors = open_page(name)
     if page.locator("span.math, div.math").count():
         page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=20000)
     article_text = page.inner_text("article")
@@ -91,7 +93,7 @@ def test_chapter_math_rendered_and_code_left_to_right(open_page, name):
 
 
 def test_persian_search_finds_the_chapter(open_page):
-    page, outside = open_page("search.html", query="?q=نرمال‌سازی")
+    page, outside, errors = open_page("search.html", query="?q=نرمال‌سازی")
     page.wait_for_selector("#search-results li", timeout=20000)
     hrefs = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.getAttribute('href'))")
     assert any("01_batchnorm" in h for h in hrefs), hrefs
@@ -100,7 +102,7 @@ def test_persian_search_finds_the_chapter(open_page):
 
 def test_mobile_drawer_opens_on_the_right(open_page):
     width = 390
-    page, outside = open_page("chapters/01_batchnorm.html", viewport={"width": width, "height": 844})
+    page, outside, errors = open_page("chapters/01_batchnorm.html", viewport={"width": width, "height": 844})
     page.locator("button.primary-toggle:visible").first.click()
     drawer = page.locator("dialog#pst-primary-sidebar-modal")
     drawer.wait_for(state="visible", timeout=5000)
