@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers.data import Split, load_digits
+
 torch.set_num_threads(1)
 
 
@@ -14,6 +16,17 @@ torch.set_num_threads(1)
 def rng():
     """A seeded torch generator, so each test's data does not depend on test order."""
     return torch.Generator().manual_seed(1234)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return load_digits(seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny(digits):
+    """240 training and 60 test images: enough for shapes and finiteness, fast enough for a test."""
+    return Split(digits.X_train[:240], digits.y_train[:240], digits.X_test[:60], digits.y_test[:60])
 
 
 ROOT = Path(__file__).resolve().parent.parent

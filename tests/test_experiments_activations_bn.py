@@ -11,22 +11,12 @@ import math
 import pytest
 import torch
 
-from helpers.data import Split, load_digits
 from helpers.experiments import activations_bn as ab
 from helpers.models import make_mlp
 
 CPU = "cpu"
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits(seed=0)
-
-
-@pytest.fixture(scope="module")
-def tiny(digits):
-    """240 training and 60 test images: enough for shapes and finiteness, fast enough for a test."""
-    return Split(digits.X_train[:240], digits.y_train[:240], digits.X_test[:60], digits.y_test[:60])
 
 
 def _is_acc(value):

@@ -13,20 +13,11 @@ import math
 import pytest
 import torch
 
-from helpers.data import Split, load_digits
 from helpers.experiments import vanishing as vg
 
 CPU = "cpu"
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits(seed=0)
-
-
-@pytest.fixture(scope="module")
-def tiny(digits):
-    return Split(digits.X_train[:240], digits.y_train[:240], digits.X_test[:60], digits.y_test[:60])
 
 
 def test_derivative_bounds():

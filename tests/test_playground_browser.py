@@ -9,16 +9,12 @@
 """
 import json
 import os
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from lab_server import jupyterlab_server
 
 pytestmark = pytest.mark.slow
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by requirements.txt")
@@ -139,46 +135,12 @@ def test_static_playground_in_chapter_one(browser, site):
 
 
 # ----------------------------------------------------------------------------- JupyterLab
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def lab(tmp_path):
     """A JupyterLab server on a free port serving a scratch copy of playground.ipynb."""
     shutil.copy(ROOT / "playground.ipynb", tmp_path / "playground.ipynb")
-    port, token = _free_port(), secrets.token_hex(16)
-    jupyter = Path(sys.executable).parent / "jupyter"
-    env = {k: v for k, v in os.environ.items() if k != "DLFA_QUIET"}
-    env["JUPYTER_CONFIG_DIR"] = str(ROOT / "tools" / "jupyter")
-    env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp_path / "workspaces")   # never restore another session's tabs
-    log = open(tmp_path / "lab.log", "w")
-    proc = subprocess.Popen([str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-                             f"--ServerApp.token={token}", "--allow-root", f"--ServerApp.root_dir={tmp_path}"],
-                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    log.flush()
-                    pytest.fail("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
-                time.sleep(0.5)
+    with jupyterlab_server(tmp_path) as (base, token):
         yield f"{base}/lab/tree/playground.ipynb?reset&token={token}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
 
 
 LIVE_KEY = "document.querySelector('.dlfa-pg-live-view .dlfa-pg')?.dataset.key"
