@@ -94,6 +94,24 @@ def _batch_dims(x: torch.Tensor) -> tuple[int, ...]:
     return (0,) + tuple(range(2, x.dim()))
 
 
+def _centred_and_biased_variance(x: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean over ``dims``, x minus that mean, and the biased variance (divide by M), all keepdim."""
+    mean = x.mean(dim=dims, keepdim=True)
+    centred = x - mean
+    return mean, centred, (centred * centred).mean(dim=dims, keepdim=True)
+
+
+def _check_batch_has_variance(x: torch.Tensor, num_channels: int) -> int:
+    """Values per channel M = N*H*W; training needs M > 1 to compute a variance."""
+    m = x.numel() // num_channels
+    if m < 2:
+        raise ValueError(
+            f"training mode needs more than one value per channel (N*H*W > 1) to compute a variance; "
+            f"got x of shape {tuple(x.shape)}"
+        )
+    return m
+
+
 # ---------------------------------------------------------------------------
 # Batch normalisation (Ioffe & Szegedy 2015)
 # ---------------------------------------------------------------------------
@@ -142,14 +160,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training, mo
     dims = _batch_dims(x)
     m = x.numel() // num_channels  # values per channel
     if training:
-        if m < 2:
-            raise ValueError(
-                f"training mode needs more than one value per channel (N*H*W > 1) to compute a variance; "
-                f"got x of shape {tuple(x.shape)}"
-            )
-        mean = x.mean(dim=dims, keepdim=True)
-        centred = x - mean
-        var = (centred * centred).mean(dim=dims, keepdim=True)  # biased: divide by M
+        _check_batch_has_variance(x, num_channels)
+        mean, centred, var = _centred_and_biased_variance(x, dims)
         inv_std = 1.0 / torch.sqrt(var + eps)
         x_hat = centred * inv_std
         with torch.no_grad():
@@ -249,9 +261,7 @@ def layernorm_forward(x, gamma, beta, *, eps=1e-5):
         raise ValueError(f"beta must have the shape of gamma, {tuple(gamma.shape)}; got {tuple(beta.shape)}")
 
     dims = tuple(range(1, x.dim()))  # every non-batch dimension
-    mean = x.mean(dim=dims, keepdim=True)
-    centred = x - mean
-    var = (centred * centred).mean(dim=dims, keepdim=True)  # biased
+    mean, centred, var = _centred_and_biased_variance(x, dims)
     inv_std = 1.0 / torch.sqrt(var + eps)
     x_hat = centred * inv_std
     out = gamma.reshape(view) * x_hat + beta.reshape(view)
@@ -406,15 +416,8 @@ def batch_renorm_forward(x, gamma, beta, running_mean, running_var, *, training,
     mu = running_mean.reshape(view)
     sigma = torch.sqrt(running_var.reshape(view) + eps)
     if training:
-        m = x.numel() // num_channels
-        if m < 2:
-            raise ValueError(
-                f"training mode needs more than one value per channel (N*H*W > 1) to compute a variance; "
-                f"got x of shape {tuple(x.shape)}"
-            )
-        mean = x.mean(dim=dims, keepdim=True)
-        centred = x - mean
-        var = (centred * centred).mean(dim=dims, keepdim=True)  # biased
+        m = _check_batch_has_variance(x, num_channels)
+        mean, centred, var = _centred_and_biased_variance(x, dims)
         sigma_b = torch.sqrt(var + eps)
         # r and d are treated as constants: computed from detached statistics
         r = (sigma_b.detach() / sigma).clamp(1.0 / r_max, r_max)

@@ -47,3 +47,15 @@ def built_book():
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"book build failed (exit {result.returncode}):\n{log[-6000:]}"
     return BUILD_DIR, log
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by playwright (never `playwright install`)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is installed by requirements.txt")
+    from lab_server import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

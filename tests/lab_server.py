@@ -74,3 +74,26 @@ def jupyterlab_server(root_dir: Path, *, start_timeout: float = 60.0, stop_timeo
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+
+
+def open_notebook(page, url: str, *, timeout_ms: int = 90000) -> None:
+    """Open a notebook URL in JupyterLab and wait until its kernel is idle.
+
+    With a fresh workspace JupyterLab may ask which kernel to start: accept the notebook's own.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
+    try:
+        page.locator(".jp-Dialog .jp-mod-accept").click(timeout=15000)
+    except PlaywrightTimeout:
+        pass
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
+
+
+def run_all_cells(page) -> None:
+    """Run every cell from JupyterLab's Run menu."""
+    page.locator(".jp-Notebook").click()
+    page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()

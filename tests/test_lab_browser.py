@@ -13,7 +13,7 @@ import time
 import nbformat
 import pytest
 
-from lab_server import CHROMIUM, CHROMIUM_ARGS, LOCAL_PREFIXES, ROOT, jupyterlab_server
+from lab_server import LOCAL_PREFIXES, ROOT, jupyterlab_server, open_notebook, run_all_cells
 
 pytestmark = pytest.mark.slow
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by requirements.txt")
@@ -23,22 +23,15 @@ WIDGET_TEXT = "() => [...document.querySelectorAll('.jp-OutputArea-output')].map
               ".find(t => /BN=(True|False): first\\/last/.test(t)) || null"
 
 
-def test_lab_runs_in_jupyterlab_right_to_left_with_a_live_widget(tmp_path):
+def test_lab_runs_in_jupyterlab_right_to_left_with_a_live_widget(tmp_path, browser):
     shutil.copy(ROOT / "labs" / "source" / LAB, tmp_path / LAB)
-    with jupyterlab_server(tmp_path) as (base, token), playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with jupyterlab_server(tmp_path) as (base, token):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         outside = []
         page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(LOCAL_PREFIXES) else None)
         try:
-            page.goto(f"{base}/lab/tree/{LAB}?reset&token={token}")
-            page.wait_for_selector(".jp-Notebook", timeout=90000)
-            try:  # with a fresh workspace JupyterLab may ask which kernel to start: the notebook's own
-                page.locator(".jp-Dialog .jp-mod-accept").click(timeout=15000)
-            except playwright.TimeoutError:
-                pass
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90000)
+            open_notebook(page, f"{base}/lab/tree/{LAB}?reset&token={token}")
 
             # right-to-left markdown, left-to-right code
             page.wait_for_selector(".jp-RenderedMarkdown h1", timeout=30000)
@@ -53,9 +46,7 @@ def test_lab_runs_in_jupyterlab_right_to_left_with_a_live_widget(tmp_path):
             assert code_dir == "ltr"
 
             # run every cell from the Run menu; the last cell's output shows when Run All reaches it
-            page.locator(".jp-Notebook").click()
-            page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            run_all_cells(page)
             page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
                                    ".some(e => e.innerText.includes('BN=True: dead before'))", timeout=240000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60000)
@@ -101,4 +92,3 @@ def test_lab_runs_in_jupyterlab_right_to_left_with_a_live_widget(tmp_path):
             raise
         finally:
             context.close()
-            browser.close()

@@ -14,23 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_server import jupyterlab_server
+from lab_server import jupyterlab_server, open_notebook, run_all_cells
 
 pytestmark = pytest.mark.slow
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by requirements.txt")
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -153,16 +144,8 @@ def test_jupyterlab_live_playground(browser, lab):
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
         ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")) else None)
     try:
-        page.goto(lab)
-        page.wait_for_selector(".jp-Notebook", timeout=90000)
-        try:  # with a fresh workspace JupyterLab may ask which kernel to start: the notebook's own
-            page.locator(".jp-Dialog .jp-mod-accept").click(timeout=15000)
-        except playwright.TimeoutError:
-            pass
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90000)
-        page.locator(".jp-Notebook").click()
-        page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        open_notebook(page, lab)
+        run_all_cells(page)
         # the whole grid trains once (tens of seconds on a 2-core CPU), then the live view appears
         page.wait_for_function(f"() => !!({LIVE_KEY})", timeout=300000)
         assert page.evaluate(LIVE_KEY) == "spirals/none/relu/constant/6"

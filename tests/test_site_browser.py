@@ -11,21 +11,12 @@ import pytest
 pytestmark = pytest.mark.slow
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by requirements.txt")
 
-CHROMIUM = "/usr/bin/chromium"
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 TOC = (Path(__file__).resolve().parent.parent / "_toc.yml").read_text(encoding="utf-8")
 # Every page in the table of contents, and the chapters among them.
 PAGES = ["intro.html"] + [f"{name}.html" for name in re.findall(r"file:\s*(\S+)", TOC)]
 CHAPTERS = [page for page in PAGES if page.startswith("chapters/")]
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 @pytest.fixture
