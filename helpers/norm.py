@@ -101,6 +101,13 @@ def _centred_and_biased_variance(x: torch.Tensor, dims: tuple[int, ...]) -> tupl
     return mean, centred, (centred * centred).mean(dim=dims, keepdim=True)
 
 
+def _check_upstream_gradient(dout, x_hat: torch.Tensor) -> None:
+    """A backward pass needs dout shaped like the forward input x (= x_hat's shape)."""
+    if not isinstance(dout, torch.Tensor) or dout.shape != x_hat.shape:
+        got = tuple(dout.shape) if isinstance(dout, torch.Tensor) else type(dout).__name__
+        raise ValueError(f"dout must have the shape of x, {tuple(x_hat.shape)}; got {got}")
+
+
 def _check_batch_has_variance(x: torch.Tensor, num_channels: int) -> int:
     """Values per channel M = N*H*W; training needs M > 1 to compute a variance."""
     m = x.numel() // num_channels
@@ -193,9 +200,7 @@ def batchnorm_backward(dout, cache):
     In evaluation mode the statistics are constants: ``dx = g * inv_std``.
     """
     x_hat = cache["x_hat"]
-    if not isinstance(dout, torch.Tensor) or dout.shape != x_hat.shape:
-        got = tuple(dout.shape) if isinstance(dout, torch.Tensor) else type(dout).__name__
-        raise ValueError(f"dout must have the shape of x, {tuple(x_hat.shape)}; got {got}")
+    _check_upstream_gradient(dout, x_hat)
     dims = cache["dims"]
     inv_std = cache["inv_std"]
     gamma = cache["gamma"]
@@ -285,9 +290,7 @@ def layernorm_backward(dout, cache):
     over each sample's D (or C*H*W) values instead of over the batch.
     """
     x_hat = cache["x_hat"]
-    if not isinstance(dout, torch.Tensor) or dout.shape != x_hat.shape:
-        got = tuple(dout.shape) if isinstance(dout, torch.Tensor) else type(dout).__name__
-        raise ValueError(f"dout must have the shape of x, {tuple(x_hat.shape)}; got {got}")
+    _check_upstream_gradient(dout, x_hat)
     gamma = cache["gamma"]
     dims = cache["dims"]
     param_dims = cache["param_dims"]
