@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 NPM_STAMP := node_modules/.installed-stamp
 JB_FLAGS ?= --builder html --warningiserror --keep-going
 
-.PHONY: book test bench lab homework grade assets chromium clean help
+.PHONY: book test bench lab homework grade assets system-deps chromium clean help
 
 help:
 	@echo "make book   build the static site into _build/html"
@@ -37,9 +37,11 @@ book: assets
 	DLFA_QUIET=1 $(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book: file://$(CURDIR)/_build/html/index.html"
 
-# Debian's chromium drives the browser tests (never `playwright install`).
-chromium:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+# Debian packages the full suite needs: chromium drives the browser tests (never
+# `playwright install`); bubblewrap isolates each graded submission.
+system-deps:
+	@command -v chromium >/dev/null && command -v bwrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium bubblewrap; }
+chromium: system-deps
 
 # The suite runs with the network off: in a fresh network namespace with only
 # loopback where `unshare` is allowed (root on Linux), and in any case under the
@@ -47,7 +49,7 @@ chromium:
 # notebook kernels and the book build included. Set-up above is the only step
 # that uses the network.
 PYTEST := DLFA_OFFLINE=1 DLFA_QUIET=1 $(BIN)/python -m pytest -p tests.offline_guard
-test: assets chromium
+test: assets system-deps
 	@if unshare --net true 2>/dev/null; then \
 	  echo "tests run with the network off (unshare --net, loopback only)"; \
 	  unshare --net sh -c 'ip link set lo up && $(PYTEST) $(PYTEST_ARGS)'; \
