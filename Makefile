@@ -7,13 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NPM_STAMP := node_modules/.installed-stamp
-JB_FLAGS ?= --builder html --warningiserror --keep-going
 
-.PHONY: book test bench lab homework grade assets system-deps chromium clean help
+.PHONY: book check test bench lab homework grade assets system-deps chromium clean help
 
 help:
 	@echo "make book   build the static site into _build/html"
-	@echo "make test   run every test (helpers, notebooks, book build, typography, browser)"
+	@echo "make check  fast tests: helpers vs PyTorch, lint, notebook hygiene (no browser, no notebook runs, no root)"
+	@echo "make test   run every test (helpers, notebooks, book build, typography, browser); what CI runs"
 	@echo "make lab    open the chapters and labs in JupyterLab"
 	@echo "make bench  benchmark report (build times, notebook times, helper ratios, claims on 3 seeds)"
 	@echo "make homework                 student notebooks + autograder bundles into dist/"
@@ -33,9 +33,10 @@ $(NPM_STAMP): package.json package-lock.json
 assets: $(STAMP) $(NPM_STAMP)
 	$(BIN)/python tools/build_assets.py
 
+# tools/build_book.py runs jupyter-book with warnings as errors, then fails if any notebook
+# failed (on a rebuild too) and prints the failing cell and an execution report.
 book: assets
-	DLFA_QUIET=1 $(BIN)/jupyter-book build . $(JB_FLAGS)
-	@echo "Book: file://$(CURDIR)/_build/html/index.html"
+	$(BIN)/python tools/build_book.py
 
 # Debian packages the full suite needs: chromium drives the browser tests (never
 # `playwright install`); bubblewrap isolates each graded submission.
@@ -49,13 +50,22 @@ chromium: system-deps
 # notebook kernels and the book build included. Set-up above is the only step
 # that uses the network.
 PYTEST := DLFA_OFFLINE=1 DLFA_QUIET=1 $(BIN)/python -m pytest -p tests.offline_guard
+# Both tiers run on every core (pytest-xdist); a test file stays on one worker (--dist loadfile),
+# so a notebook's cells run in order on one kernel. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
+XDIST = -n $(PYTEST_WORKERS) --dist loadfile
+
+# The fast loop: everything that needs no browser and no notebook execution (budget 90 s).
+check: assets
+	$(PYTEST) $(XDIST) -q -m "not slow" tests $(PYTEST_ARGS)
+
 test: assets system-deps
 	@if unshare --net true 2>/dev/null; then \
 	  echo "tests run with the network off (unshare --net, loopback only)"; \
-	  unshare --net sh -c 'ip link set lo up && $(PYTEST) $(PYTEST_ARGS)'; \
+	  unshare --net sh -c 'ip link set lo up && $(PYTEST) $(XDIST) $(PYTEST_ARGS)'; \
 	else \
 	  echo "unshare is not allowed here: tests run under the socket guard only"; \
-	  $(PYTEST) $(PYTEST_ARGS); \
+	  $(PYTEST) $(XDIST) $(PYTEST_ARGS); \
 	fi
 
 # Benchmark report (issue 8) -> benchmarks/report.md. BENCH_FLAGS=--tests also times the test command.
@@ -74,3 +84,9 @@ grade: $(STAMP)
 
 clean:
 	rm -rf _build _vendor _static/fonts
+
+# Class hub benchmark (issue 15): N simulated students run lab 1 at once on a real JupyterHub on
+# this machine (loopback only) -> benchmarks/hub_report.md. HUB_BENCH_FLAGS="--users 20 --ramp 25,30".
+.PHONY: hub-bench
+hub-bench: assets
+	$(BIN)/python -m benchmarks.hub $(HUB_BENCH_FLAGS)

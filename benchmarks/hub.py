@@ -73,9 +73,10 @@ def free_port() -> int:
 
 def percentile(values, q):
     """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    import math
+
     v = sorted(values)
-    k = max(0, min(len(v) - 1, int(round(q / 100 * len(v) + 0.5)) - 1))
-    return v[k]
+    return v[max(0, min(len(v) - 1, math.ceil(q / 100 * len(v)) - 1))]
 
 
 def _children_map():
@@ -113,6 +114,16 @@ def rss_mb(pid) -> float:
     return 0.0
 
 
+def cpu_s(pid) -> float:
+    """User + system CPU seconds of one process so far (its own, not its children's)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _environ(pid) -> dict:
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
@@ -142,6 +153,7 @@ class MemorySampler(threading.Thread):
         self.hub_pid, self.marker, self.interval = hub_pid, marker, interval
         self.peak = {"hub": 0.0, "proxy": 0.0}
         self.users: dict[str, float] = {}
+        self.cpu: dict[tuple[str, int], float] = {}  # (user, pid) -> CPU seconds, last seen
         self._user_pid: dict[int, str] = {}
         self._halt = threading.Event()
 
@@ -162,7 +174,10 @@ class MemorySampler(threading.Thread):
                 if "JUPYTERHUB_USER" in env and b"singleuser" in Path(f"/proc/{p}/cmdline").read_bytes():
                     self._user_pid[p] = env["JUPYTERHUB_USER"]
         for p, user in list(self._user_pid.items()):
-            total = sum(rss_mb(q) for q in _tree(p, kids))
+            tree = _tree(p, kids)
+            for q in tree:
+                self.cpu[(user, q)] = max(self.cpu.get((user, q), 0.0), cpu_s(q))
+            total = sum(rss_mb(q) for q in tree)
             if total == 0:
                 continue
             self.users[user] = max(self.users.get(user, 0.0), total)
@@ -175,6 +190,13 @@ class MemorySampler(threading.Thread):
             except Exception:  # a process vanished mid-read: next sample
                 pass
             self._halt.wait(self.interval)
+
+    def user_cpu(self) -> dict[str, float]:
+        """CPU seconds each student's server and kernels used (as last sampled)."""
+        out: dict[str, float] = {}
+        for (user, _), v in self.cpu.items():
+            out[user] = out.get(user, 0.0) + v
+        return out
 
     def stop(self):
         self._halt.set()
@@ -195,12 +217,13 @@ def branch_of(repo: Path) -> str:
     return out if out and out != "HEAD" else "main"
 
 
-def answer_key(dist: Path, lab: str = LAB) -> dict[int, str]:
-    """Cell index -> solved source, from the homework tool's autograder notebook of ``lab``."""
+def answer_key(dist: Path, course: Path, lab: str = LAB) -> dict[int, str]:
+    """Cell index -> solved source, from the autograder notebook the course's own homework tool
+    (``course/tools/homework.py generate``, so the same commit the students pull) writes."""
     solved = dist / lab / "autograder" / f"{lab}.ipynb"
     if not solved.exists():
-        res = subprocess.run([str(BIN / "python"), str(ROOT / "tools" / "homework.py"), "generate", lab,
-                              "--dist", str(dist), "--no-pages"], capture_output=True, text=True, cwd=ROOT)
+        res = subprocess.run([str(BIN / "python"), str(course / "tools" / "homework.py"), "generate", lab,
+                              "--dist", str(dist), "--no-pages"], capture_output=True, text=True, cwd=course)
         if res.returncode != 0 or not solved.exists():
             raise HubError(f"homework.py generate {lab} failed:\n{res.stdout}\n{res.stderr}")
     return {i: "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
@@ -496,7 +519,7 @@ def run_class(n: int, work: Path, *, repo_source: Path = ROOT, submitters: int =
     t_all = time.monotonic()
     course = clone_course(work / "course", repo_source)
     branch = branch_of(course)
-    key = answer_key(dist or (work / "dist"))
+    key = answer_key(dist or (work / "dist"), course)
     names = [f"student{i:03d}" for i in range(1, n + 1)]
     hub = Hub(work / "hub", names, admins=["instructor"], max_seconds=max_seconds)
     load_before = load()
@@ -539,6 +562,7 @@ def run_class(n: int, work: Path, *, repo_source: Path = ROOT, submitters: int =
     execs = [r.exec_s for r in ok]
     pulls = [r.pull_s for r in ok]
     users_rss = sorted(sampler.users.values())
+    users_cpu = sorted(sampler.user_cpu().values())
     summary = {
         "users": n, "ok": len(ok), "failed": n - len(ok),
         "failures": [{"name": r.name, "stage": r.stage, "error": r.error} for r in results if not r.ok],
@@ -551,6 +575,7 @@ def run_class(n: int, work: Path, *, repo_source: Path = ROOT, submitters: int =
         "exec_max_s": round(max(execs), 1) if execs else None,
         "user_rss_median_mb": round(statistics.median(users_rss)) if users_rss else None,
         "user_rss_max_mb": round(max(users_rss)) if users_rss else None,
+        "user_cpu_median_s": round(statistics.median(users_cpu), 1) if users_cpu else None,
         "hub_rss_mb": round(sampler.peak["hub"]), "proxy_rss_mb": round(sampler.peak["proxy"]),
         "load_before": load_before, "load_after_class": load_peak if results else None, "load_end": load(),
         "wall_s": round(time.monotonic() - t_all, 1), "leftover_processes": len(leftovers),
@@ -573,12 +598,14 @@ def machine() -> dict:
 
 def report(runs: list[dict], info: dict) -> str:
     rows = ["| students | ok | failed | ready median / p95 / max (s) | pull median (s) | lab 1 median / p95 / max (s) "
-            "| per-user RSS median / max (MB) | hub RSS (MB) | proxy RSS (MB) | load before → after the class |",
-            "|---:|---:|---:|---|---:|---|---|---:|---:|---|"]
+            "| per-user RSS median / max (MB) | CPU per student (s) | hub RSS (MB) | proxy RSS (MB) "
+            "| load before → after the class |",
+            "|---:|---:|---:|---|---:|---|---|---:|---:|---:|---|"]
     for s in runs:
         rows.append(f"| {s['users']} | {s['ok']} | {s['failed']} | {s['ready_median_s']} / {s['ready_p95_s']} / "
                     f"{s['ready_max_s']} | {s['pull_median_s']} | {s['exec_median_s']} / {s['exec_p95_s']} / "
-                    f"{s['exec_max_s']} | {s['user_rss_median_mb']} / {s['user_rss_max_mb']} | {s['hub_rss_mb']} | "
+                    f"{s['exec_max_s']} | {s['user_rss_median_mb']} / {s['user_rss_max_mb']} | "
+                    f"{s.get('user_cpu_median_s', '—')} | {s['hub_rss_mb']} | "
                     f"{s['proxy_rss_mb']} | {s['load_before']} → {s['load_after_class']} |")
     fails = [f"- {s['users']} students: {f['name']} at {f['stage']}: {f['error']}" for s in runs for f in s["failures"]]
     collects = [f"- {s['users']} students: collect + grade exit {s['collect']['returncode']} in "
@@ -601,6 +628,8 @@ def report(runs: list[dict], info: dict) -> str:
         "Ready = from the start request to the hub reporting the server ready (includes JupyterLab's start). "
         "Lab 1 = executing its code cells in the student's kernel (all students at the same time). "
         "Per-user RSS = peak resident memory of one student's server plus kernel. "
+        "CPU per student = median user + system CPU seconds of one student's server and kernel over the run "
+        "(what the run costs on an idle machine). "
         "Hub / proxy RSS = peak of the JupyterHub process / the node proxy.", "",
         "Failures:" if fails else "Failures: none.", *fails, "",
         "Collection and grading of the submission:" if collects else "", *collects, "",
@@ -616,7 +645,12 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "hub_report.md")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "hub_results.json")
     ap.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one, removed)")
+    ap.add_argument("--render-only", action="store_true", help="only rewrite --out from the numbers in --json")
     args = ap.parse_args(argv)
+    if args.render_only:
+        data = json.loads(args.json.read_text(encoding="utf-8"))
+        args.out.write_text(report(data["runs"], data["machine"]), encoding="utf-8")
+        return 0
     sizes = [args.users] + [int(x) for x in args.ramp.split(",") if x.strip()]
     if any(n < 1 for n in sizes):
         ap.error("class sizes must be positive")
