@@ -1,7 +1,4 @@
 """Shared test settings: tiny models on one CPU thread; the built book for the site tests."""
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,23 +27,16 @@ def tiny(digits):
 
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD_DIR = ROOT / "_build" / "html"
 
 
 @pytest.fixture(scope="session")
 def built_book():
-    """Build the book once per session (warnings are errors) and return the HTML folder.
+    """The built book's HTML folder and build output: ``tools/build_book.py`` (what ``make book`` runs),
+    once per test run and shared by xdist workers (tests/book_build.py). Notebooks are executed through
+    the jupyter-cache; a failed notebook fails this fixture on every build, warm ones included."""
+    from book_build import build_book_once
 
-    Notebooks are executed through the jupyter-cache, so a second build reuses
-    the results of the first.
-    """
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT),
-           "--builder", "html", "--warningiserror", "--keep-going"]
-    env = {**os.environ, "DLFA_QUIET": "1"}
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, f"book build failed (exit {result.returncode}):\n{log[-6000:]}"
-    return BUILD_DIR, log
+    return build_book_once()
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
-"""Same seed, same numbers on the CPU (issue 8, "deterministic").
+"""Same seed, same numbers on the CPU.
 
-- fast: a few experiment functions give identical results in two fresh processes;
-- slow: chapter 1, executed twice from scratch (each on a fresh kernel), glues identical numbers
-  (keys containing ``_time_`` measure wall time and are excluded).
+Here: a few experiment functions give identical results in two fresh processes. Every
+notebook's glued numbers are also compared between the book build and nbval's fresh-kernel
+run of the same notebook (``tests/nbval_record.py``), so no notebook is executed a third time
+for determinism.
 """
 import json
 import subprocess
@@ -34,34 +35,7 @@ def _run_probe():
     return json.loads(out.stdout)
 
 
+@pytest.mark.slow
 def test_experiments_repeat_exactly_across_processes():
     first, second = _run_probe(), _run_probe()
     assert first == second
-
-
-def glued_numbers(notebook) -> dict:
-    """{key: text/plain} of every glue output of an executed notebook (myst_nb's scrapbook records)."""
-    glued = {}
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                glued[name] = output.get("data", {}).get("text/plain")
-    return glued
-
-
-@pytest.mark.slow
-def test_chapter_glues_the_same_numbers_twice():
-    import nbformat
-    from nbclient import NotebookClient
-
-    runs = []
-    for _ in range(2):
-        nb = nbformat.read(CHAPTER, as_version=4)
-        NotebookClient(nb, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(CHAPTER.parent)}}).execute()
-        runs.append({k: v for k, v in glued_numbers(nb).items() if "_time_" not in k})
-    first, second = runs
-    assert len(first) > 50, f"only {len(first)} glued numbers found in {CHAPTER.name}"
-    differ = {k: (first.get(k), second.get(k)) for k in first.keys() | second.keys() if first.get(k) != second.get(k)}
-    assert not differ, f"{CHAPTER.name}: glued numbers differ between two runs: {differ}"

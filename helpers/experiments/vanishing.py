@@ -38,6 +38,7 @@ from helpers.data import ADDING_BASELINE_MSE, load_digits, make_adding_problem
 from helpers.models import make_mlp
 from helpers.rnn import AddingModel, IndRNNCell, RNNCell, hidden_gradient_norms, indrnn_u_max, irnn_init_
 from helpers.seeding import set_seed
+from helpers.spectral import spectral_radius as _spectral_radius
 from helpers.train import fit, gradient_norms
 
 NUM_CLASSES = 10
@@ -361,8 +362,9 @@ def conv_timing(*, seed=0, x_shape=(4, 3, 16, 16), filters=8, kernel=3, stride=1
 # --------------------------------------------------------------------------- recurrent networks
 
 def spectral_radius(W):
-    """ρ(W) = the largest |eigenvalue| of a square matrix W."""
-    return torch.linalg.eigvals(W).abs().max().item()
+    """ρ(W) = the largest |eigenvalue| of a square matrix W, by ``helpers.spectral`` (no
+    eigenvalue solver: LAPACK's fails on this chapter's rank-one matrix on Intel CPUs)."""
+    return _spectral_radius(W)
 
 
 def _power_norms(W, v, steps):

@@ -1,0 +1,138 @@
+"""pytest plugin: two more checks per notebook, from the nbval run that already happens.
+
+nbval executes every notebook on a fresh kernel (one pytest item per code cell). After a
+notebook's last cell, still in the same kernel, this plugin appends:
+
+- ``[cpu budget]``: the kernel's CPU time (user + system, its children included) is at most
+  ``NOTEBOOK_CPU_BUDGET`` seconds. CPU time, not wall time, so a busy machine does not fail it;
+  every notebook's figures are also written to ``_build/notebook-times.json`` for the report.
+- ``[same numbers as the book]`` (notebooks the book executes): every number it glued equals
+  the number the book build glued (``_build/jupyter_execute``), timing keys (``_time_``)
+  excepted. Two executions on fresh kernels that already happen - the book's and nbval's -
+  give the determinism check; no third run is needed. The book is built (or checked, if
+  already built) first through ``tests/book_build.py``, the same path the site tests use.
+
+Loaded with ``-p tests.nbval_record`` (pyproject's addopts); inert when no notebook is collected.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_CPU_BUDGET = 60.0  # s of kernel CPU time per notebook (issue: "fails if any notebook's CPU time exceeds 60 s")
+TIMES_FILE = ROOT / "_build" / "notebook-times.json"
+NOT_IN_BOOK = ("labs/student/",)
+
+
+def _is_nbval_file(node) -> bool:
+    return type(node).__name__ == "IPyNbFile"
+
+
+def glued_from_outputs(outputs) -> dict:
+    """{glue key: text/plain} of a list of cell outputs (myst_nb's scrapbook records)."""
+    glued = {}
+    for output in outputs or []:
+        name = (output.get("metadata") or {}).get("scrapbook", {}).get("name")
+        if name:
+            glued[name] = (output.get("data") or {}).get("text/plain")
+    return glued
+
+
+def _kernel_cpu_seconds(nb_file) -> float | None:
+    import psutil
+
+    kernel = getattr(nb_file, "kernel", None)
+    km = getattr(kernel, "km", None)
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is None:
+        return None
+    t = psutil.Process(process.pid).cpu_times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+class NotebookCheck(pytest.Item):
+    """An item appended after a notebook's cells (same parent, so it runs before the kernel stops)."""
+
+    def __init__(self, *, check, **kw):
+        super().__init__(**kw)
+        self.check = check
+
+    def runtest(self):
+        self.check(self.parent)
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.path.relative_to(ROOT)}::{self.name}"
+
+    def repr_failure(self, excinfo, style=None):
+        return str(excinfo.value)
+
+
+def _check_cpu(nb_file):
+    cpu = _kernel_cpu_seconds(nb_file)
+    wall = time.perf_counter() - nb_file._dlfa_started if hasattr(nb_file, "_dlfa_started") else None
+    rel = str(Path(nb_file.path).relative_to(ROOT))
+    TIMES_FILE.parent.mkdir(exist_ok=True)
+    times = json.loads(TIMES_FILE.read_text()) if TIMES_FILE.is_file() else {}
+    times[rel] = {"cpu": cpu, "wall": wall}
+    TIMES_FILE.write_text(json.dumps(times, indent=1, sort_keys=True))
+    if cpu is None:
+        raise AssertionError(f"{rel}: could not read the kernel's CPU time")
+    if cpu > NOTEBOOK_CPU_BUDGET:
+        over = sorted((k, v["cpu"]) for k, v in times.items() if v.get("cpu") and v["cpu"] > NOTEBOOK_CPU_BUDGET)
+        raise AssertionError(f"{rel}: {cpu:.1f} s of kernel CPU time > the {NOTEBOOK_CPU_BUDGET:.0f} s budget. "
+                             f"Notebooks over budget so far: " + ", ".join(f"{k} {v:.1f} s" for k, v in over))
+
+
+def _check_same_as_book(nb_file):
+    from book_build import build_book_once  # tests/ is on sys.path (rootdir conftest)
+
+    html_dir, _ = build_book_once()
+    rel = Path(nb_file.path).relative_to(ROOT)
+    executed = html_dir.parent / "jupyter_execute" / rel
+    assert executed.is_file(), f"{rel}: the book build has no executed copy at {executed}"
+    book = {}
+    for cell in json.loads(executed.read_text(encoding="utf-8"))["cells"]:
+        book.update(glued_from_outputs(cell.get("outputs")))
+    fresh = getattr(nb_file, "_dlfa_glued", {})
+    book = {k: v for k, v in book.items() if "_time_" not in k}
+    fresh = {k: v for k, v in fresh.items() if "_time_" not in k}
+    differ = {k: (book.get(k), fresh.get(k)) for k in book.keys() | fresh.keys() if book.get(k) != fresh.get(k)}
+    assert not differ, (f"{rel}: {len(differ)} glued number(s) differ between the book build and a fresh kernel "
+                        f"(book, fresh): {dict(sorted(differ.items())[:10])}. Either an experiment is not "
+                        f"deterministic, or the book's execution cache predates a change (tools/build_book.py "
+                        f"clears it when helpers/ changes).")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    last_index = {}
+    for i, item in enumerate(items):
+        if _is_nbval_file(item.parent):
+            last_index[item.parent] = i
+    for nb_file, i in sorted(last_index.items(), key=lambda kv: -kv[1]):
+        rel = str(Path(nb_file.path).relative_to(ROOT))
+        if any(rel.startswith(p) for p in NOT_IN_BOOK):
+            continue
+        extra = [NotebookCheck.from_parent(nb_file, name="[cpu budget]", check=_check_cpu)]
+        if '"scrapbook"' in Path(nb_file.path).read_text(encoding="utf-8") or "glue(" in Path(
+                nb_file.path).read_text(encoding="utf-8"):
+            extra.append(NotebookCheck.from_parent(nb_file, name="[same numbers as the book]",
+                                                   check=_check_same_as_book))
+        items[i + 1:i + 1] = extra
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    nb_file = item.parent
+    if _is_nbval_file(nb_file) and not hasattr(nb_file, "_dlfa_started"):
+        nb_file._dlfa_started = time.perf_counter()
+    outcome = yield
+    if _is_nbval_file(nb_file) and type(item).__name__ == "IPyNbCell":
+        glued = getattr(nb_file, "_dlfa_glued", None)
+        if glued is None:
+            glued = nb_file._dlfa_glued = {}
+        glued.update(glued_from_outputs(getattr(item, "test_outputs", None)))
+    return outcome
