@@ -1,50 +1,55 @@
 #!/usr/bin/env python3
-"""The labs as homework: generate student notebooks and autograders, grade submissions locally.
+"""The labs as homework: generate student notebooks and autograders, grade submissions in sandboxes.
 
-Built on otter-grader 7 (pinned in requirements.txt). Each lab's source notebook,
-``labs/source/labN_<name>.ipynb``, is written in Otter Assign's format: it holds the
-reference solutions (``# BEGIN SOLUTION`` / ``# END SOLUTION``), the public tests and the
-hidden tests (``hidden: true``). This script drives Otter and adds what a course without
-Gradescope or Docker needs.
+Built on otter-grader 7 (pinned in requirements.txt) for the assignment format. Each lab's
+source notebook, ``labs/source/labN_<name>.ipynb``, is written in Otter Assign's format: it
+holds the reference solutions, the public tests and the hidden tests (``hidden: true``).
 
 Commands (run from the repository root with the project's virtual environment)::
 
-    .venv/bin/python tools/homework.py generate            # every lab -> dist/ and labs/student/
+    .venv/bin/python tools/homework.py generate                  # every lab -> dist/ and labs/student/
     .venv/bin/python tools/homework.py generate lab3_schedules
-    .venv/bin/python tools/homework.py grade SUBMISSIONS/ --out grades/
-    .venv/bin/python tools/homework.py list                # the labs and their questions/points
+    .venv/bin/python tools/homework.py generate --private-tests ~/term-tests   # this term's hidden tests
+    .venv/bin/python tools/homework.py grade SUBMISSIONS/ --out grades/ -j 2
+    .venv/bin/python tools/homework.py list                      # the labs and their questions/points
 
 ``generate`` runs ``otter assign`` on every source notebook and writes, per lab::
 
     dist/<lab>/student/<lab>.ipynb         the notebook to hand out (no solutions, no hidden tests)
     dist/<lab>/autograder/<lab>.ipynb      the solved notebook with all tests (instructors only)
-    dist/<lab>/<lab>-autograder.zip        the autograder bundle ``grade`` uses
+    dist/<lab>/<lab>-autograder.zip        the autograder bundle (tests, private overlay merged in,
+                                           dlfa/grading.json, the helpers package, environment.yml
+                                           with python 3.11, torch==2.13.0 and helpers)
     dist/handout/<lab>.ipynb               all student notebooks in one folder
+    dist/manifest.json                     SHA-256 of every bundle (checked before grading) and
+                                           of its source notebook (a changed source is regenerated)
 
-and refreshes the book's copies ``labs/student/<lab>.ipynb`` (the same student notebook,
-marked not to be executed by the book build). ``dist/`` is not committed.
+and refreshes the book's copies ``labs/student/<lab>.ipynb``. ``dist/`` is not committed.
 
-``grade`` grades every ``.ipynb`` under the given paths with Otter's non-containerised
-runner (``otter run``, one fresh kernel per submission, no Docker), each in its own process
-group with three time limits: a cell of the submission (``--cell-timeout``; the kernel is
-interrupted and execution goes on), one test case (``--test-timeout``; the case fails) and the
-whole submission (``--timeout``; the submission gets 0 and the run goes on). A submission
-that raises, loops or deletes a variable the tests need costs only the questions it breaks.
-It writes ``<out>/scores.csv`` (one row per submission), ``<out>/scores_<lab>.csv`` (one
-column per question) and ``<out>/feedback/<student>__<lab>.md`` (Persian feedback: points per
-question, the messages of failed public tests, hidden tests reported only as passed/failed).
+``grade`` grades every ``.ipynb`` under the given paths. Each submission runs in its own
+bubblewrap sandbox (tools/grading/sandbox.py: no network, private /tmp, own PID namespace,
+read-only course environment, unprivileged uid, memory/process/CPU/file limits) and the tests
+run OUTSIDE it, in a trusted grader process that only receives the answers' outputs
+(tools/grading/tester.py, rpc.py). Answers that use what their question forbids score 0 for
+that question and are listed in the ``review`` column (tools/grading/screening.py,
+labs/grading/screening.yml; overridable with ``--accept``). Outputs, all written from one list
+of results after every sandbox is gone::
 
-A submission's lab is read from the notebook's metadata (``otter.assignment_name``, written
-by ``generate``), else from its file name; the student is the file's path relative to the
-submissions folder without the lab name (``ali/lab1_batchnorm.ipynb`` and
-``ali_lab1_batchnorm.ipynb`` both give ``ali``).
+    <out>/scores.csv          student, lab, score, possible, percent, status, seconds, file, review
+    <out>/scores_<lab>.csv    one column per question (+ score, possible, status, review)
+    <out>/feedback/<student>__<lab>.md   short Persian feedback
+    <out>/results.json        everything, including the notebook's errors and the screening
+
+See labs/instructors.md for the threat model and every option.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
+import pprint
 import re
 import shutil
 import signal
@@ -60,10 +65,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = ROOT / "labs" / "source"
 PAGES_DIR = ROOT / "labs" / "student"
 DIST_DIR = ROOT / "dist"
+SCREENING = ROOT / "labs" / "grading" / "screening.yml"
+GRADING_DIR = Path(__file__).resolve().parent / "grading"
+sys.path.insert(0, str(GRADING_DIR))
+
+import report  # noqa: E402
+from report import feedback_markdown, identify  # noqa: E402,F401 - part of this module's interface
+from sandbox import Limits  # noqa: E402
 
 CELL_TIMEOUT = 120     # s, one cell of a submission
 TEST_TIMEOUT = 30      # s, one test case
-SUBMISSION_TIMEOUT = 600  # s, a whole submission
+SUBMISSION_TIMEOUT = 900  # s, a whole submission (its cells, every test, restarts)
 
 FA_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
@@ -124,12 +136,188 @@ def book_page(student_nb, lab: str):
     return nb
 
 
+def _sha(path_or_bytes) -> str:
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
+    return hashlib.sha256(data).hexdigest()
+
+
+def _source_parts(source: Path) -> dict:
+    """Answer names per question and the trusted prelude (set-up cells) of a source notebook."""
+    import ast
+
+    import nbformat
+    import yaml
+
+    sys.path.insert(0, str(GRADING_DIR))
+    from screening import _defined
+    from tester import free_names
+
+    nb = nbformat.read(source, as_version=4)
+    answers: dict[str, list[str]] = {}
+    current, kind = None, None
+    setup = []
+    for cell in nb.cells:
+        src = cell.source.strip()
+        if cell.cell_type == "raw":
+            if src.startswith("# BEGIN QUESTION"):
+                current = (yaml.safe_load(src.split("\n", 1)[1]) or {})["name"]
+                answers.setdefault(current, [])
+            elif src.startswith("# BEGIN SOLUTION"):
+                kind = "solution"
+            elif src.startswith("# BEGIN TESTS"):
+                kind = "tests"
+            elif src.startswith(("# END SOLUTION", "# END TESTS")):
+                kind = None
+            elif src.startswith("# END QUESTION"):
+                current = None
+            continue
+        if cell.cell_type != "code":
+            continue
+        if kind == "solution" and current:
+            for node in ast.parse(cell.source).body:
+                answers[current] += [n for n in _defined(node) if n not in answers[current] and n != "_"]
+        elif kind is None and "otter_ignore" not in (cell.metadata.get("tags") or []):
+            setup.append(cell.source)
+    every_answer = {n for names in answers.values() for n in names}
+    prelude = [s for s in setup
+               if not re.search(r"\b(lab_grader|otter|grader)\b", s)
+               and not (set(free_names(s)) & every_answer)]
+    return {"answers": answers, "prelude": prelude}
+
+
+def _load_ok(text: str) -> dict:
+    env: dict = {}
+    exec(text, env)  # noqa: S102 - an instructor's test file
+    return env
+
+
+def _as_doctest(code: str) -> str:
+    """Plain Python -> OK-format doctest lines (``>>>`` for each statement, ``...`` for the rest)."""
+    import ast
+
+    if code.lstrip().startswith(">>>"):
+        return code
+    lines = code.rstrip("\n").splitlines()
+    starts = {node.lineno - 1 for node in ast.parse(code).body}
+    out = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        out.append((">>> " if i in starts else "... ") + line)
+    return "\n".join(out) + "\n"
+
+
+def merge_private_tests(test: dict, private: Path) -> dict:
+    """A question's OK test with a private overlay file merged in (see labs/instructors.md).
+
+    The overlay (``<private>/<lab>/<q>.py``) defines ``test = {"cases": [{"code": ..., "points":
+    ..., "hidden": True}, ...]}`` and optionally ``replace = True``: replace drops the question's
+    hidden cases (its public ones stay, students already have them), otherwise the cases are added.
+    """
+    env = _load_ok(private.read_text(encoding="utf-8"))
+    extra = env.get("test")
+    if not isinstance(extra, dict) or not isinstance(extra.get("cases"), list):
+        raise SystemExit(f"{private}: must define test = {{'cases': [...]}}")
+    replace = bool(env.get("replace", extra.get("replace", False)))
+    suite = test["suites"][0]
+    cases = [c for c in suite["cases"] if not (replace and c.get("hidden"))]
+    for k, c in enumerate(extra["cases"]):
+        if not isinstance(c, dict) or not isinstance(c.get("code"), str):
+            raise SystemExit(f"{private}: case {k} needs a 'code' string")
+        cases.append({"code": _as_doctest(c["code"]), "hidden": bool(c.get("hidden", True)),
+                      "locked": False, "points": c.get("points", 1),
+                      "failure_message": c.get("failure_message", "")})
+    suite["cases"] = cases
+    if all(isinstance(c.get("points"), (int, float)) for c in cases):
+        test["points"] = sum(c["points"] for c in cases)
+    return test
+
+
+ENVIRONMENT_YML = """name: otter-env
+channels:
+  - conda-forge
+dependencies:
+  - python=3.11
+  - pip
+  - jupyter_server
+  - pip:
+      - --extra-index-url https://download.pytorch.org/whl/cpu
+      - otter-grader[grading,plugins]==7.0.0
+      - torch==2.13.0
+      - /autograder/source/dl_fa_helpers
+"""
+REQUIREMENTS_TXT = """--extra-index-url https://download.pytorch.org/whl/cpu
+otter-grader[grading,plugins]==7.0.0
+torch==2.13.0
+./dl_fa_helpers
+"""
+
+
+def finish_bundle(zip_path: Path, source: Path, private: Path | None, screening: dict) -> None:
+    """Rewrite otter's bundle: private tests merged, grading.json, helpers and a working environment."""
+    lab = source.stem
+    parts = _source_parts(source)
+    with zipfile.ZipFile(zip_path) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    overlay = (private / lab) if private else None
+    if overlay is not None and overlay.is_dir():
+        for f in sorted(overlay.glob("*.py")):
+            key = f"tests/{f.stem}.py"
+            if key not in entries:
+                raise SystemExit(f"{f}: {lab} has no question {f.stem}")
+            test = merge_private_tests(_load_ok(entries[key].decode("utf-8"))["test"], f)
+            entries[key] = ("OK_FORMAT = True\n\ntest = " + pprint.pformat(test, width=110) + "\n").encode("utf-8")
+    lab_rules = screening.get(lab, {}) or {}
+    questions = {q: {"answers": names, **(lab_rules.get(q) or {})} for q, names in parts["answers"].items()}
+    entries["dlfa/grading.json"] = json.dumps({"lab": lab, "prelude": parts["prelude"], "questions": questions},
+                                              ensure_ascii=False, indent=1).encode("utf-8")
+    entries["environment.yml"] = ENVIRONMENT_YML.encode("utf-8")
+    entries["requirements.txt"] = REQUIREMENTS_TXT.encode("utf-8")
+    entries["dl_fa_helpers/pyproject.toml"] = (ROOT / "pyproject.toml").read_bytes()
+    entries["dl_fa_helpers/README.md"] = (ROOT / "README.md").read_bytes()
+    for f in sorted((ROOT / "helpers").rglob("*.py")):
+        if "__pycache__" not in f.parts:
+            entries[f"dl_fa_helpers/{f.relative_to(ROOT).as_posix()}"] = f.read_bytes()
+    tmp = zip_path.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if name == "run_autograder" else 0o644) << 16
+            z.writestr(info, entries[name], zipfile.ZIP_DEFLATED)
+    os.replace(tmp, zip_path)
+
+
+def load_screening(path: Path = SCREENING) -> dict:
+    import yaml
+
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise SystemExit(f"{path}: expected lab -> question -> rules")
+    return data
+
+
+def _manifest(dist: Path) -> dict:
+    try:
+        return json.loads((dist / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def generate(names=None, dist: Path = DIST_DIR, pages: bool = True, run_tests: bool = False,
-             pages_dir: Path = PAGES_DIR) -> list[dict]:
+             pages_dir: Path = PAGES_DIR, private_tests: Path | None = None) -> list[dict]:
     """Run ``otter assign`` for each lab; see the module docstring for what is written where."""
     import nbformat
 
+    if private_tests is not None:
+        private_tests = Path(private_tests).resolve()
+        if not private_tests.is_dir():
+            raise SystemExit(f"--private-tests {private_tests}: not a folder")
+    screening = load_screening()
     done = []
+    dist.mkdir(parents=True, exist_ok=True)
+    manifest = _manifest(dist)
     for src in lab_sources(names):
         lab = src.stem
         t0 = time.perf_counter()
@@ -142,7 +330,14 @@ def generate(names=None, dist: Path = DIST_DIR, pages: bool = True, run_tests: b
         zips = sorted((out / "autograder").glob(f"{lab}-autograder_*.zip"))
         if not zips:
             raise SystemExit(f"otter assign wrote no autograder zip for {lab} in {out / 'autograder'}")
-        shutil.copy(zips[-1], out / f"{lab}-autograder.zip")
+        bundle = out / f"{lab}-autograder.zip"
+        shutil.copy(zips[-1], bundle)
+        finish_bundle(bundle, src, private_tests, screening)
+        shutil.copy(bundle, zips[-1])
+        manifest[lab] = {"bundle_sha256": _sha(bundle), "source_sha256": _sha(src),
+                         "screening_sha256": _sha(SCREENING) if SCREENING.exists() else None,
+                         "private_tests": str(private_tests) if private_tests else None}
+        (out / f"{lab}-autograder.zip.sha256").write_text(f"{manifest[lab]['bundle_sha256']}  {bundle.name}\n")
         handout = dist / "handout"
         handout.mkdir(parents=True, exist_ok=True)
         shutil.copy(out / "student" / f"{lab}.ipynb", handout / f"{lab}.ipynb")
@@ -150,111 +345,103 @@ def generate(names=None, dist: Path = DIST_DIR, pages: bool = True, run_tests: b
             pages_dir.mkdir(parents=True, exist_ok=True)
             nb = nbformat.read(out / "student" / f"{lab}.ipynb", as_version=4)
             nbformat.write(book_page(nb, lab), pages_dir / f"{lab}.ipynb")
+        (dist / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         done.append({"lab": lab, "seconds": round(time.perf_counter() - t0, 1)})
         print(f"{lab}: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
               f"({done[-1]['seconds']} s)", flush=True)
     return done
 
 
-# --------------------------------------------------------------------------- grading one submission
-# Code put at the top of the grading kernel's first cell: every test case runs under an alarm,
-# so a test that calls a looping function fails after TEST_TIMEOUT s instead of hanging.
-KERNEL_GUARD = r'''
-import signal as _hw_signal
-import otter.test_files.ok_test as _hw_ok
-
-class _HomeworkTestTimeout(KeyboardInterrupt):
-    """Raised by the alarm; a KeyboardInterrupt so that doctest does not swallow it."""
-
-def _hw_limited(_run, _limit):
-    def run_doctest(name, doctest_string, global_environment):
-        def _alarm(signum, frame):
-            raise _HomeworkTestTimeout()
-        _old = _hw_signal.signal(_hw_signal.SIGALRM, _alarm)
-        _hw_signal.alarm(_limit)
-        try:
-            return _run(name, doctest_string, global_environment)
-        except _HomeworkTestTimeout:
-            return False, f"TIMEOUT: test case ran longer than {_limit} s (an endless loop?)"
-        finally:
-            _hw_signal.alarm(0)
-            _hw_signal.signal(_hw_signal.SIGALRM, _old)
-    return run_doctest
-
-_hw_ok.run_doctest = _hw_limited(_hw_ok.run_doctest, {test_timeout})
-'''
-
-
-def _grade_one(submission: str, autograder: str, out_json: str, cell_timeout: int, test_timeout: int) -> None:
-    """Grade one notebook with ``otter run`` (no container) and write a JSON summary."""
-    import otter.execute
-    import otter.execute.preprocessor as pre
-    from otter.run import main as otter_run
-    from traitlets.config import Config
-
-    def cell_limit(cell):
-        # Cells that run tests are bounded by the per-test alarm instead (n cases x test_timeout):
-        # interrupting them would lose every result of the submission.
-        src = cell.get("source", "")
-        return None if (".check(" in src or "check_if_not_already_checked" in src) else cell_timeout
-
-    def config():
-        c = Config()
-        c.ExecutePreprocessor.timeout_func = cell_limit
-        c.ExecutePreprocessor.interrupt_on_timeout = True
-        return c
-
-    otter.execute.Config = config  # grade_notebook builds its nbclient config from this
-    guard = KERNEL_GUARD.replace("{test_timeout}", str(int(test_timeout)))
-    pre.INIT_CELL_SOURCE = guard.replace("{", "{{").replace("}", "}}") + pre.INIT_CELL_SOURCE
-
-    with tempfile.TemporaryDirectory() as tmp:
-        results = otter_run(submission, autograder=autograder, output_dir=tmp, no_logo=True)
-    summary = {"error": None, "questions": {}}
-    if results.catastrophic_error is not None:
-        summary["error"] = f"{type(results.catastrophic_error).__name__}: {results.catastrophic_error}"
-    for name, tf in results.results.items():
-        cases = []
-        for tcr in tf.test_case_results:
-            tc = tcr.test_case
-            cases.append({"hidden": bool(tc.hidden), "points": tc.points, "passed": bool(tcr.passed),
-                          "message": tcr.message, "failure_message": tc.failure_message})
-        summary["questions"][name] = {"score": tf.score, "possible": tf.possible, "cases": cases}
-    Path(out_json).write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
-    sys.stdout.flush()
-    os._exit(0)  # do not wait for threads or kernels left behind; the parent ends the process group
-
-
 def autograder_points(zip_path: Path) -> dict[str, float]:
     """Question -> points possible, read from the test files inside an autograder zip."""
+    from otter.test_files.ok_test import OKTestFile
+
     points = {}
     with zipfile.ZipFile(zip_path) as z:
         for name in sorted(z.namelist()):
             if name.startswith("tests/") and name.endswith(".py"):
-                env: dict = {}
-                exec(z.read(name).decode("utf-8"), env)
-                from otter.test_files.ok_test import OKTestFile
-
-                tf = OKTestFile.from_spec(env["test"], path=name)
+                tf = OKTestFile.from_spec(_load_ok(z.read(name).decode("utf-8"))["test"], path=name)
                 points[tf.name] = tf.possible
     return points
 
 
-def grade_submission(submission: Path, autograder: Path, *, timeout: int = SUBMISSION_TIMEOUT,
-                     cell_timeout: int = CELL_TIMEOUT, test_timeout: int = TEST_TIMEOUT) -> dict:
-    """Grade one submission in its own process group; never raises for a bad submission.
+def ensure_bundles(labs: list[str], dist: Path) -> dict[str, str]:
+    """Lab -> verified bundle hash; (re)generates bundles that are missing or older than their source."""
+    manifest = _manifest(dist)
+    stale = []
+    for lab in labs:
+        m = manifest.get(lab) or {}
+        bundle = dist / lab / f"{lab}-autograder.zip"
+        screening_sha = _sha(SCREENING) if SCREENING.exists() else None
+        if not bundle.exists() or not m or m.get("source_sha256") != _sha(SOURCE_DIR / f"{lab}.ipynb") \
+                or m.get("screening_sha256") != screening_sha:
+            stale.append(lab)
+    for lab in stale:
+        private = (manifest.get(lab) or {}).get("private_tests")
+        generate([lab], dist=dist, pages=False, private_tests=Path(private) if private else None)
+    manifest = _manifest(dist)
+    hashes = {}
+    for lab in labs:
+        expected = (manifest.get(lab) or {}).get("bundle_sha256")
+        if expected != _sha(dist / lab / f"{lab}-autograder.zip"):
+            raise SystemExit(f"dist/{lab}/{lab}-autograder.zip does not match the hash recorded by generate "
+                             f"(dist/manifest.json): the bundle was changed. Run: tools/homework.py generate {lab}")
+        hashes[lab] = expected
+    return hashes
 
-    Returns ``{"status": "ok"|"timeout"|"error", "error": str|None, "seconds": float,
-    "questions": {name: {"score", "possible", "cases": [...]}}}``; questions missing from the
-    run (a crash, the time limit) are filled in with 0 points.
+
+# --------------------------------------------------------------------------- grading one submission
+def grade_submission(submission: Path, autograder: Path, *, expected_sha: str | None = None,
+                     timeout: int = SUBMISSION_TIMEOUT, cell_timeout: int = CELL_TIMEOUT,
+                     test_timeout: int = TEST_TIMEOUT, limits: Limits | None = None, slot: int = 0) -> dict:
+    """Grade one submission in a trusted child process (which sandboxes the notebook); never raises
+    for a bad submission.
+
+    Returns ``{"status": "ok"|"timeout"|"error", "error", "seconds", "questions": {name: {"score",
+    "possible", "cases": [...]}}, "cell_errors": [...], "screening": {q: reason}, "log"}``;
+    questions missing from the run (a crash, the time limit) are filled in with 0 points.
     """
     t0 = time.perf_counter()
     submission, autograder = Path(submission).resolve(), Path(autograder).resolve()
-    for attempt in range(3):  # a kernel that dies while starting (port race, load) is retried
-        res = _grade_attempt(submission, autograder, timeout, cell_timeout, test_timeout)
-        if not (res[0] == "error" and "before replying to kernel_info" in (res[1] or "")):
-            break
-    status, error, summary = res
+    limits = limits or Limits()
+    with tempfile.TemporaryDirectory(prefix="dlfa-grade-") as tmp:
+        tmp = Path(tmp)
+        os.chmod(tmp, 0o700)
+        # the sandbox gets a copy (readable by its uid), never the original file or its folder
+        nbdir = tmp / "nb"
+        nbdir.mkdir(mode=0o755)
+        os.chmod(tmp, 0o711)
+        copy = nbdir / "submission.ipynb"
+        shutil.copyfile(submission, copy)
+        os.chmod(copy, 0o644)
+        out_json, log = tmp / "result.json", tmp / "sandbox.log"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "_grade-one", str(copy),
+               "--autograder", str(autograder), "--json", str(out_json), "--log", str(log),
+               "--cell-timeout", str(cell_timeout), "--test-timeout", str(test_timeout), "--slot", str(slot),
+               "--limits", json.dumps(limits.__dict__)]
+        if expected_sha:
+            cmd += ["--sha256", expected_sha]
+        env = {**os.environ, "DLFA_QUIET": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "CUDA_VISIBLE_DEVICES": "",
+               "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+        status, error = "ok", None
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the grader child; its sandbox dies with it (--die-with-parent)
+            out, _ = proc.communicate()
+            status, error = "timeout", f"the whole submission ran longer than {timeout} s"
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        summary = {"error": None, "questions": {}, "cell_errors": [], "screening": {}}
+        if out_json.exists() and status == "ok":
+            summary = json.loads(out_json.read_text(encoding="utf-8"))
+        elif status == "ok":
+            status, error = "error", "grading produced no result:\n" + (out or "")[-3000:]
+        sandbox_log = log.read_bytes()[-4000:].decode("utf-8", "replace") if log.exists() else ""
     if summary.get("error") and status == "ok":
         status, error = "error", summary["error"]
     qs = summary["questions"]
@@ -263,39 +450,25 @@ def grade_submission(submission: Path, autograder: Path, *, timeout: int = SUBMI
             qs[name] = {"score": 0, "possible": possible, "cases": []}
         qs[name]["possible"] = possible
     return {"status": status, "error": error, "seconds": round(time.perf_counter() - t0, 1),
-            "questions": dict(sorted(qs.items(), key=lambda kv: _qkey(kv[0])))}
+            "questions": dict(sorted(qs.items(), key=lambda kv: _qkey(kv[0]))),
+            "cell_errors": summary.get("cell_errors", []), "screening": summary.get("screening", {}),
+            "log": sandbox_log}
 
 
-def _grade_attempt(submission: Path, autograder: Path, timeout, cell_timeout, test_timeout):
-    """One run of ``_grade-one`` in a child process group: (status, error, summary)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out_json = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "_grade-one", str(submission),
-               "--autograder", str(autograder), "--json", str(out_json),
-               "--cell-timeout", str(cell_timeout), "--test-timeout", str(test_timeout)]
-        env = {**os.environ, "DLFA_QUIET": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
-        status, error = "ok", None
-        try:
-            log, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the runner and the kernel it started
-            log, _ = proc.communicate()
-            status, error = "timeout", f"the whole submission ran longer than {timeout} s"
-        else:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # a kernel left behind by a crash
-            except ProcessLookupError:
-                pass
-        summary = {"error": None, "questions": {}}
-        if out_json.exists():
-            summary = json.loads(out_json.read_text(encoding="utf-8"))
-            if status == "timeout" and summary["questions"]:
-                status, error = "ok", None  # the results were written; only the clean-up hung
-        elif status == "ok":
-            status, error = "error", "grading produced no result:\n" + (log or "")[-3000:]
-    return status, error, summary
+def _grade_one(a) -> None:
+    """The trusted child: grade one notebook copy, write the JSON summary (see tools/grading/tester.py)."""
+    import tester
+
+    limits = Limits(**json.loads(a.limits))
+    try:
+        summary = tester.grade(Path(a.submission), Path(a.autograder), a.sha256, limits, Path(a.log),
+                               slot=a.slot, cell_timeout=a.cell_timeout, test_timeout=a.test_timeout)
+    except tester.BundleError as e:
+        print(e, file=sys.stderr)
+        os._exit(3)
+    Path(a.json).write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def _qkey(name: str):
@@ -303,73 +476,36 @@ def _qkey(name: str):
 
 
 # --------------------------------------------------------------------------- grading a folder
-def identify(path: Path, base: Path, labs: list[str]) -> tuple[str, str | None]:
-    """(student, lab) of a submitted notebook; lab None when it cannot be told."""
-    lab = None
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-        lab = meta.get("otter", {}).get("assignment_name")
-    except (OSError, ValueError):
-        pass
-    rel = path.relative_to(base) if path.is_relative_to(base) else Path(path.name)
-    if lab not in labs:
-        lab = next((name for name in labs if name in str(rel)), None)
-    parts = list(rel.with_suffix("").parts)
-    if lab:
-        parts = [p.replace(lab, "") for p in parts]
-    student = "_".join(p.strip("_-. ") for p in parts if p.strip("_-. ")) or rel.stem
-    return student, lab
+def load_accepted(path: Path | None) -> set[tuple[str, str, str]]:
+    """(student, lab, question) the instructor accepted after review (CSV: student,lab,question)."""
+    if path is None:
+        return set()
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not {"student", "lab", "question"} <= set(rows[0]):
+        raise SystemExit(f"{path}: needs the columns student,lab,question")
+    return {(r["student"].strip(), r["lab"].strip(), r["question"].strip()) for r in rows}
 
 
-def _fa(x) -> str:
-    s = f"{x:g}" if isinstance(x, float) else str(x)
-    return s.translate(FA_DIGITS).replace(".", "٫")
-
-
-def feedback_markdown(student: str, lab: str, result: dict) -> str:
-    """Persian feedback for one submission; hidden tests appear only as passed or failed."""
-    total = sum(q["score"] for q in result["questions"].values())
-    possible = sum(q["possible"] for q in result["questions"].values())
-    lines = ['<div dir="rtl">', "", f"# بازخورد {lab}", "",
-             f"- دانشجو: `{student}`",
-             f"- نمره: {_fa(round(total, 2))} از {_fa(possible)}"]
-    if result["status"] == "timeout":
-        lines.append("- اجرای کل دفترچه از محدودیت زمان گذشت و متوقف شد؛ پرسش‌هایی که آزموده نشدند صفر گرفتند.")
-    elif result["status"] == "error":
-        lines.append("- اجرای دفترچه کامل نشد؛ پرسش‌هایی که آزموده نشدند صفر گرفتند.")
-    lines.append("")
-    for name, q in result["questions"].items():
-        lines += [f"## {name}: {_fa(round(q['score'], 2))} از {_fa(q['possible'])}", ""]
-        if not q["cases"]:
-            lines += ["این پرسش آزموده نشد.", ""]
+def apply_screening(row: dict, accepted: set) -> dict:
+    """Zero every question the screen flagged, unless the instructor accepted it; keep the reason."""
+    review = {}
+    for q, why in sorted((row.get("screening") or {}).items(), key=lambda kv: _qkey(kv[0])):
+        if (row["student"], row["lab"], q) in accepted:
             continue
-        pub = hid = 0
-        for case in q["cases"]:
-            if case["hidden"]:
-                hid += 1
-                mark = "قبول" if case["passed"] else "رد"
-                lines.append(f"- آزمون پنهان {_fa(hid)}: {mark}")
-            else:
-                pub += 1
-                mark = "قبول" if case["passed"] else "رد"
-                lines.append(f"- آزمون عمومی {_fa(pub)}: {mark}")
-                if not case["passed"]:
-                    if case.get("failure_message"):
-                        lines.append(f"  - {case['failure_message']}")
-                    msg = (case.get("message") or "").strip()
-                    if msg:
-                        lines += ["", "</div>", "", "```text", msg[-2000:], "```", "", '<div dir="rtl">', ""]
-        lines.append("")
-    if result.get("error"):
-        lines += ["</div>", "", "```text", str(result["error"])[-2000:], "```", ""]
-    else:
-        lines += ["</div>", ""]
-    return "\n".join(lines)
+        review[q] = why
+        if q in row["questions"]:
+            row["questions"][q]["score_before_review"] = row["questions"][q]["score"]
+            row["questions"][q]["score"] = 0
+    row["review"] = review
+    return row
 
 
-def grade(paths: list[Path], out: Path, dist: Path = DIST_DIR, jobs: int = 1, **limits) -> list[dict]:
+def grade(paths: list[Path], out: Path, dist: Path = DIST_DIR, jobs: int = 1, accept: Path | None = None,
+          limits: Limits | None = None, **kw) -> list[dict]:
     """Grade every notebook under ``paths``; write the CSV tables and the feedback; return the rows."""
     labs = [p.stem for p in lab_sources()]
+    accepted = load_accepted(accept)
     files = []
     for p in paths:
         p = Path(p)
@@ -379,51 +515,39 @@ def grade(paths: list[Path], out: Path, dist: Path = DIST_DIR, jobs: int = 1, **
         files += [(f, base) for f in found]
     if not files:
         raise SystemExit(f"no .ipynb submissions under {', '.join(map(str, paths))}")
-    missing = sorted({lab for lab in labs if not (dist / lab / f"{lab}-autograder.zip").exists()})
-    if missing:
-        generate(missing, dist=dist, pages=False)
+    out = Path(out).resolve()
+    for f, _ in files:
+        if f.resolve().is_relative_to(out):
+            raise SystemExit(f"{f}: a submission inside the output folder {out}")
+    idents = [(f, base, *identify(f, base, labs)) for f, base in files]
+    hashes = ensure_bundles(sorted({lab for *_, lab in idents if lab}), dist)
+    slots = list(range(max(1, jobs)))
+    import threading
+    lock = threading.Lock()
 
     def work(item):
-        path, base = item
-        student, lab = identify(path, base, labs)
-        if lab is None:
-            res = {"status": "error", "error": "could not tell which lab this notebook is", "seconds": 0.0,
-                   "questions": {}}
-        else:
-            res = grade_submission(path, dist / lab / f"{lab}-autograder.zip", **limits)
-        print(f"{student:>20} {lab or '?':>20} {res['status']:>8} "
-              f"{sum(q['score'] for q in res['questions'].values()):g}/"
-              f"{sum(q['possible'] for q in res['questions'].values()):g} ({res['seconds']} s)", flush=True)
-        return {"student": student, "lab": lab, "file": str(path), **res}
+        path, base, student, lab = item
+        with lock:
+            slot = slots.pop()
+        try:
+            if lab is None:
+                res = {"status": "error", "error": "could not tell which lab this notebook is", "seconds": 0.0,
+                       "questions": {}, "cell_errors": [], "screening": {}}
+            else:
+                res = grade_submission(path, dist / lab / f"{lab}-autograder.zip", expected_sha=hashes[lab],
+                                       limits=limits, slot=slot, **kw)
+        finally:
+            with lock:
+                slots.append(slot)
+        row = apply_screening({"student": student, "lab": lab, "file": str(path), **res}, accepted)
+        score, possible = report.totals(row)
+        print(f"{student:>20} {lab or '?':>20} {row['status']:>8} {score:g}/{possible:g} ({row['seconds']} s)"
+              + (f"  review: {report.review_text(row)}" if row["review"] else ""), flush=True)
+        return row
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        rows = list(pool.map(work, files))
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "feedback").mkdir(exist_ok=True)
-    with open(out / "scores.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["student", "lab", "score", "possible", "percent", "status", "seconds", "file"])
-        for r in rows:
-            score = sum(q["score"] for q in r["questions"].values())
-            possible = sum(q["possible"] for q in r["questions"].values())
-            w.writerow([r["student"], r["lab"] or "", round(score, 4), possible,
-                        round(100 * score / possible, 2) if possible else 0, r["status"], r["seconds"], r["file"]])
-    for lab in sorted({r["lab"] for r in rows if r["lab"]}):
-        lab_rows = [r for r in rows if r["lab"] == lab]
-        qnames = sorted({q for r in lab_rows for q in r["questions"]}, key=_qkey)
-        with open(out / f"scores_{lab}.csv", "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["student", *qnames, "score", "possible", "status"])
-            for r in lab_rows:
-                qs = r["questions"]
-                w.writerow([r["student"], *(round(qs[q]["score"], 4) if q in qs else 0 for q in qnames),
-                            round(sum(q["score"] for q in qs.values()), 4),
-                            sum(q["possible"] for q in qs.values()), r["status"]])
-    for r in rows:
-        name = f"{r['student']}__{r['lab'] or 'unknown'}.md"
-        (out / "feedback" / name).write_text(feedback_markdown(r["student"], r["lab"] or "?", r), encoding="utf-8")
-    (out / "results.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+        rows = list(pool.map(work, idents))
+    report.write_outputs(rows, out, _qkey)
     return rows
 
 
@@ -431,12 +555,15 @@ def grade(paths: list[Path], out: Path, dist: Path = DIST_DIR, jobs: int = 1, **
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
+    d = Limits()
 
     g = sub.add_parser("generate", help="student notebooks + autograder bundles into dist/, book pages into labs/student/")
     g.add_argument("labs", nargs="*", help="lab names (default: all)")
     g.add_argument("--dist", type=Path, default=DIST_DIR)
     g.add_argument("--no-pages", action="store_true", help="do not refresh labs/student/")
     g.add_argument("--run-tests", action="store_true", help="let otter assign also grade the solved notebook")
+    g.add_argument("--private-tests", type=Path, default=None,
+                   help="folder <lab>/<question>.py of this term's hidden tests, merged into the bundles")
 
     r = sub.add_parser("grade", help="grade a folder of submitted notebooks into CSV + feedback")
     r.add_argument("paths", nargs="+", type=Path)
@@ -446,22 +573,36 @@ def main(argv=None) -> int:
     r.add_argument("--timeout", type=int, default=SUBMISSION_TIMEOUT, help="seconds per submission")
     r.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT, help="seconds per notebook cell")
     r.add_argument("--test-timeout", type=int, default=TEST_TIMEOUT, help="seconds per test case")
+    r.add_argument("--memory-mb", type=int, default=d.memory_mb, help="address space per sandboxed process (MiB)")
+    r.add_argument("--max-procs", type=int, default=d.procs, help="processes/threads per sandbox")
+    r.add_argument("--cpu-seconds", type=int, default=d.cpu_s, help="CPU seconds per sandboxed process")
+    r.add_argument("--file-mb", type=int, default=d.file_mb, help="largest file a submission may write (MiB)")
+    r.add_argument("--tmp-mb", type=int, default=d.tmp_mb, help="size of a submission's private /tmp (MiB)")
+    r.add_argument("--accept", type=Path, default=None,
+                   help="CSV student,lab,question of screened answers the instructor accepts after review")
 
     sub.add_parser("list", help="the labs with their questions and points")
 
-    one = sub.add_parser("_grade-one")  # internal: runs in a child process
+    one = sub.add_parser("_grade-one")  # internal: the trusted child of one submission
     one.add_argument("submission")
     one.add_argument("--autograder", required=True)
     one.add_argument("--json", required=True)
+    one.add_argument("--log", required=True)
+    one.add_argument("--sha256", default=None)
+    one.add_argument("--slot", type=int, default=0)
+    one.add_argument("--limits", default="{}")
     one.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT)
     one.add_argument("--test-timeout", type=int, default=TEST_TIMEOUT)
 
     a = ap.parse_args(argv)
     if a.cmd == "generate":
-        generate(a.labs or None, dist=a.dist.resolve(), pages=not a.no_pages, run_tests=a.run_tests)
+        generate(a.labs or None, dist=a.dist.resolve(), pages=not a.no_pages, run_tests=a.run_tests,
+                 private_tests=a.private_tests)
     elif a.cmd == "grade":
-        rows = grade(a.paths, a.out, dist=a.dist.resolve(), jobs=a.jobs, timeout=a.timeout,
-                     cell_timeout=a.cell_timeout, test_timeout=a.test_timeout)
+        limits = Limits(memory_mb=a.memory_mb, procs=a.max_procs, cpu_s=a.cpu_seconds, file_mb=a.file_mb,
+                        tmp_mb=a.tmp_mb)
+        rows = grade(a.paths, a.out, dist=a.dist.resolve(), jobs=a.jobs, accept=a.accept, limits=limits,
+                     timeout=a.timeout, cell_timeout=a.cell_timeout, test_timeout=a.test_timeout)
         print(f"{len(rows)} submission(s) graded -> {a.out / 'scores.csv'}, {a.out / 'feedback'}/")
     elif a.cmd == "list":
         for src in lab_sources():
@@ -469,7 +610,7 @@ def main(argv=None) -> int:
             print(src.stem + ": " + ", ".join(
                 f"{q['name']} ({q['points']} pt, {q['public']} public + {q['hidden']} hidden tests)" for q in qs))
     elif a.cmd == "_grade-one":
-        _grade_one(a.submission, a.autograder, a.json, a.cell_timeout, a.test_timeout)
+        _grade_one(a)
     return 0
 
 
