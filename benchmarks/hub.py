@@ -138,6 +138,13 @@ def _environ(pid) -> dict:
     return env
 
 
+def _cmdline(pid) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
+    except OSError:
+        return f"pid {pid} (gone)"
+
+
 def run_processes(marker: str) -> list[int]:
     """Every process whose environment carries this run's marker (students' servers and kernels)."""
     me = os.getpid()
@@ -320,6 +327,7 @@ class Hub:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         left = run_processes(self.marker)
+        self.leftovers = [_cmdline(p) for p in left]
         proxy_pid = self.run_dir / "proxy.pid"
         for pid in left:  # only processes of this run (marked in their environment)
             try:
@@ -376,8 +384,9 @@ async def execute_notebook(ws_url: str, token: str, cells: list[str], timeout: f
     from tornado.websocket import websocket_connect
 
     session = uuid.uuid4().hex
+    # the server answers the WebSocket hand-shake once the kernel replies: slow on a loaded machine
     conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {token}"},
-                                               connect_timeout=60, request_timeout=60))
+                                               connect_timeout=300, request_timeout=300))
     deadline = time.monotonic() + timeout
     try:
         for n, code in enumerate(cells):
@@ -579,6 +588,7 @@ def run_class(n: int, work: Path, *, repo_source: Path = ROOT, submitters: int =
         "hub_rss_mb": round(sampler.peak["hub"]), "proxy_rss_mb": round(sampler.peak["proxy"]),
         "load_before": load_before, "load_after_class": load_peak if results else None, "load_end": load(),
         "wall_s": round(time.monotonic() - t_all, 1), "leftover_processes": len(leftovers),
+        "leftovers": getattr(hub, "leftovers", []),
         "collect": collect, "students": [asdict(r) for r in results],
     }
     return summary

@@ -91,7 +91,7 @@ class Policy:
         days = self.late_days(submitted)
         if days > self.max_late_days:
             return days, 100.0, True
-        return days, min(100.0, days * self.penalty_per_day), False
+        return days, float(min(100.0, days * self.penalty_per_day)), False
 
 
 def parse_time(text: str) -> datetime:
@@ -315,6 +315,8 @@ def write_moodle(path: Path, book: list[dict], roster: dict, args) -> None:
         if r["final_percent"] is None:
             continue  # collected but not graded: nothing to import
         ident = (roster.get(r["student"], {}).get(field) or "").strip()
+        if not ident and field == "email" and "@" in r["student"]:
+            ident = r["student"]  # hub user names are e-mail addresses (LTI login with username_key email)
         if not ident:
             if field != "username":
                 raise CollectError(f"--moodle-id {field}: no {field} for {r['student']!r} in the roster")
