@@ -146,6 +146,8 @@ def test_live_panel_trains_on_demand_and_redraws():
     assert "data-key='none/relu'" in before and "role='img' aria-label=" in before
     toggles["dlfa-pg-norm"].value = "before"
     assert "data-key='before/relu'" in view.value and len(pg.grid._results) == 2
+    busy = [c for c in box.children if "dlfa-pg-busy" in c._dom_classes][0]
+    assert busy.layout.display == "none", "the «training» line stays after the view is drawn"
     toggles["dlfa-pg-activation"].value = "tanh"
     after = view.value
     assert "data-key='before/tanh'" in after and after != before

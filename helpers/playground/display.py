@@ -64,6 +64,7 @@ class Playground:
         digest = hashlib.sha1(json.dumps([vary, setting_key(start), list(map(str, chosen.values())),
                                           seed, sorted(config.items())]).encode()).hexdigest()[:8]
         self.uid = f"dlfa-pg-{digest}"
+        self._defs_html = None
 
     def settings(self) -> list:
         """Every setting of the grid (the start setting with the varied controls in all combinations)."""
@@ -82,8 +83,11 @@ class Playground:
         return self.grid.results()
 
     def _defs(self) -> str:
-        uses_spirals = self.start["data"] == "spirals" or "spirals" in self.options.get("data", ())
-        return points_symbol(self.uid, self.grid.data("spirals")) if uses_spirals else ""
+        """The SVG definitions every view of this panel uses (the spirals' test points, if shown)."""
+        if self._defs_html is None:
+            uses_spirals = self.start["data"] == "spirals" or "spirals" in self.options.get("data", ())
+            self._defs_html = points_symbol(self.uid, self.grid.data("spirals")) if uses_spirals else ""
+        return self._defs_html
 
     def to_html(self) -> str:
         """The book's kernel-free panel (trains the whole grid first)."""

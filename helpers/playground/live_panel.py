@@ -26,7 +26,7 @@ def build_widget(grid, *, uid: str, defs: str):
     import ipywidgets as W
 
     state = dict(grid.start)
-    busy = W.HTML("")
+    busy = W.HTML(f"<div dir='rtl'>{TRAINING}</div>", layout=W.Layout(display="none"))
     busy.add_class("dlfa-pg-busy")
     view = W.HTML(value=live_view(grid, state, uid=uid, defs=defs))
     view.add_class("dlfa-pg-live-view")
@@ -39,11 +39,11 @@ def build_widget(grid, *, uid: str, defs: str):
         def on_change(change, name=name):
             state[name] = change["new"]
             if not grid.is_trained(state):
-                busy.value = f"<div dir='rtl'>{TRAINING}</div>"
+                busy.layout.display = ""          # sent to the page at once, before the training
             try:
                 view.value = live_view(grid, state, uid=uid, defs=defs)
             finally:
-                busy.value = ""
+                busy.layout.display = "none"
 
         toggle.observe(on_change, names="value")
         label = W.HTML(f"<b>{esc(CONTROLS[name][0])}</b>", layout=W.Layout(width="12em"))

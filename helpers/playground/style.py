@@ -73,5 +73,5 @@ html[data-theme=dark] .bd-content div.cell_output .text_html:has(.dlfa-pg){backg
 .dlfa-pg svg .h-final{fill:var(--pg-final);fill-opacity:.25;stroke:var(--pg-final)}
 .dlfa-pg-live{direction:rtl}
 .dlfa-pg-live .dlfa-pg-row{align-items:center}
-.dlfa-pg-live .dlfa-pg-busy{color:var(--pg-muted);font-size:.9em;min-height:1.5em}
+.dlfa-pg-live .dlfa-pg-busy{color:var(--pg-muted);font-size:.9em}
 """.strip()
