@@ -292,8 +292,12 @@ def _case_lines(index: int, total: int, case_result, d: Diagnosis) -> list[tuple
             out.append((f"راهنما: {hint}", f"راهنما: {html.escape(hint)}"))
         return out
     if d.kind == "exception":
-        head = f"{which} رد شد: کد شما خطای {d.exc_type} داد"
-        plain, rich = [f"{head}."], [f"{which} رد شد: کد شما خطای {_code(d.exc_type)} داد."]
+        if d.line:
+            plain, rich = [f"{which} رد شد: کد شما خطای {d.exc_type} داد."], \
+                [f"{which} رد شد: کد شما خطای {_code(d.exc_type)} داد."]
+        else:
+            plain, rich = [f"{which} رد شد: هنگام آزمودن پاسخ شما خطای {d.exc_type} رخ داد."], \
+                [f"{which} رد شد: هنگام آزمودن پاسخ شما خطای {_code(d.exc_type)} رخ داد."]
         if d.line:
             where = f"در تابع {d.func}، سطر {fa(d.line_no)} خانهٔ پاسخ" if d.func != "<module>" else \
                 f"سطر {fa(d.line_no)} خانهٔ پاسخ"
@@ -372,7 +376,8 @@ def _box(lines, status: str) -> str:
     if status in ("unanswered", "undefined", "missing"):
         color, bg = "#b26a00", "rgba(178,106,0,0.08)"
     body = "".join(f'<div style="margin:0.1em 0">{rich}</div>' for _, rich in lines)
-    return (f'<div dir="rtl" lang="fa" class="dlfa-check dlfa-check-{status}" '
+    classes = f"dlfa-check dlfa-check-{status}" + ("" if status == "passed" else " dlfa-check-failed")
+    return (f'<div dir="rtl" lang="fa" class="{classes}" '
             f'style="{STYLE.format(color=color, bg=bg)}">{body}</div>')
 
 
@@ -479,11 +484,11 @@ class LabGrader:
 
     def check_all(self, global_env: dict | None = None):
         """Every question's public tests once (before submission); a no-op while otter grades."""
+        env = sys._getframe(1).f_globals if global_env is None else global_env
+        if self.notebook is None:
+            return self._missing_result(None)
         import otter
 
         if getattr(otter.Notebook, "_grading_mode", False):
             return None
-        env = sys._getframe(1).f_globals if global_env is None else global_env
-        if self.notebook is None:
-            return self._missing_result(None)
         return CheckAllResult([self.check(q, env) for q in self.questions], self.lab, self.path)
