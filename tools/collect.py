@@ -52,7 +52,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HOMEWORK = ROOT / "tools" / "homework.py"
 SCORE_COLUMNS = ["student", "lab", "score", "possible", "percent", "status", "seconds", "file"]
-MOODLE_ID_FIELDS = {"username": "Username", "idnumber": "ID number", "email": "Email address"}
+# Moodle's grade import maps one CSV column to one of these user fields ("Map to": userid,
+# username, useridnumber, useremail); the column's header is ours to choose.
+MOODLE_ID_FIELDS = {"username": "Username", "userid": "User id", "idnumber": "ID number", "email": "Email address"}
 
 LATE_POLICY = """\
 Late policy: a submission up to GRACE minutes after the deadline is on time. After that, each
@@ -318,9 +320,9 @@ def write_moodle(path: Path, book: list[dict], roster: dict, args) -> None:
         if not ident and field == "email" and "@" in r["student"]:
             ident = r["student"]  # hub user names are e-mail addresses (LTI login with username_key email)
         if not ident:
-            if field != "username":
+            if field not in ("username", "userid"):
                 raise CollectError(f"--moodle-id {field}: no {field} for {r['student']!r} in the roster")
-            ident = r["student"]
+            ident = r["student"]  # the hub name is the Moodle username / user id (LTI username_key)
         grade = round(r["final_percent"] / 100 * args.max_grade, 2)
         rows.append([ident, f"{grade:g}", feedback_text(r)])
     with open(path, "w", newline="", encoding="utf-8") as f:
