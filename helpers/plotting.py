@@ -72,6 +72,7 @@ _TEX_SYMBOLS = {
     r"\theta": "θ", r"\lambda": "λ", r"\mu": "μ", r"\rho": "ρ", r"\sigma": "σ", r"\tau": "τ",
     r"\phi": "φ", r"\times": "×", r"\cdot": "·", r"\sim": "~", r"\approx": "≈", r"\leq": "≤",
     r"\geq": "≥", r"\infty": "∞", r"\ell": "ℓ", r"\lfloor": "⌊", r"\rfloor": "⌋", r"\,": " ",
+    r"\top": "ᵀ", r"\|": "‖", r"\nabla": "∇", r"\partial": "∂",
 }
 _COUNTS = {2: "دو", 3: "سه", 4: "چهار", 5: "پنج", 6: "شش"}
 _ORDINALS = ("اول", "دوم", "سوم", "چهارم", "پنجم", "ششم", "هفتم", "هشتم", "نهم", "دهم")
@@ -124,8 +125,8 @@ def _data_axes(fig) -> list:
 def describe_figure(fig) -> tuple[str, str]:
     """Persian ``(caption, alt)`` for a matplotlib figure, from its own titles, labels and legends.
 
-    The caption is the figure's suptitle, else its axes titles, else "<y label> بر حسب <x label>";
-    it is "" when the figure has none of these (the book then warns that the figure needs a title).
+    The caption is the figure's suptitle, else its axes titles, else "<y label> بر حسب <x label>"
+    (or the one axis label there is); it is "" when the figure has none of these (the book then warns that the figure needs a title).
     The alt text says what kind of chart each panel is, what its axes show (and which are
     logarithmic) and names its curves, so a screen reader user learns what the figure shows.
     """
@@ -149,7 +150,8 @@ def describe_figure(fig) -> tuple[str, str]:
     elif titles:
         caption = "؛ ".join(titles)
     else:
-        caption = next((f"{p['y']} بر حسب {p['x']}" if p["x"] else p["y"] for p in panels if p["y"]), "")
+        caption = next((f"{p['y']} بر حسب {p['x']}" if p["x"] and p["y"] else p["y"] or p["x"]
+                        for p in panels if p["y"] or p["x"]), "")
 
     sentences = []
     if len(panels) > 1:
@@ -164,7 +166,7 @@ def describe_figure(fig) -> tuple[str, str]:
         parts = [head]
         for label, log, side in ((p["x"], p["xlog"], "محور افقی"), (p["y"], p["ylog"], "محور عمودی")):
             if label:
-                parts.append(f"{side}: {label}" + (" (مقیاس لگاریتمی)" if log else ""))
+                parts.append(f"{side}: {label}" + (" (مقیاس لگاریتمی)" if log and "لگاریتمی" not in label else ""))
         if p["entries"]:
             parts.append("منحنی‌ها و سری‌ها: " + _quoted_list(p["entries"]))
         sentences.append("؛ ".join(parts) + ".")
