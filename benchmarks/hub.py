@@ -643,6 +643,7 @@ def report(runs: list[dict], info: dict) -> str:
         "Hub / proxy RSS = peak of the JupyterHub process / the node proxy.", "",
         "Failures:" if fails else "Failures: none.", *fails, "",
         "Collection and grading of the submission:" if collects else "", *collects, "",
+        *(["Notes:", *[f"- {n}" for n in info["notes"]], ""] if info.get("notes") else []),
         f"Raw numbers: `{info.get('json', 'benchmarks/hub_results.json')}`.", ""])
 
 
@@ -677,12 +678,20 @@ def main(argv=None) -> int:
             if runs:
                 last = runs[-1]
                 if last["failed"]:
-                    print(f"stopping the ramp: {last['failed']} failures at {last['users']} students")
+                    info.setdefault("notes", []).append(
+                        f"ramp stopped: {last['failed']} failure(s) at {last['users']} students")
+                    print(info["notes"][-1])
                     break
                 need = (last["user_rss_max_mb"] or 0) * n
                 avail = machine()["mem_available_mb"]
                 if avail - need < args.min_free_mb:
-                    print(f"stopping the ramp: {n} students need ~{need} MB, {avail} MB available")
+                    info.setdefault("notes", []).append(
+                        f"ramp stopped before {n} students: they would need ~{need} MB (peak per student x {n}), "
+                        f"{avail} MB was available and --min-free-mb {args.min_free_mb} MB must stay free for the "
+                        f"other work on this shared machine")
+                    print(info["notes"][-1])
+                    args.json.write_text(json.dumps({"machine": info, "runs": runs}, indent=1, ensure_ascii=False))
+                    args.out.write_text(report(runs, info), encoding="utf-8")
                     break
             s = run_class(n, work / f"class{n}", dist=dist)
             runs.append(s)
