@@ -36,9 +36,10 @@ def glued_from_outputs(outputs) -> dict:
     """{glue key: text/plain} of a list of cell outputs (myst_nb's scrapbook records)."""
     glued = {}
     for output in outputs or []:
-        name = (output.get("metadata") or {}).get("scrapbook", {}).get("name")
-        if name:
-            glued[name] = (output.get("data") or {}).get("text/plain")
+        record = (output.get("metadata") or {}).get("scrapbook", {})
+        if record.get("name"):
+            data = output.get("data") or {}  # glue(..., display=False) prefixes the mime types
+            glued[record["name"]] = data.get(record.get("mime_prefix", "") + "text/plain", data.get("text/plain"))
     return glued
 
 
