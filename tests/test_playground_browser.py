@@ -3,7 +3,7 @@
 * Static site, network off: on «زمین بازی آموزش» click every option of every control and check
   that the panel shows the precomputed view of exactly that combination; no request leaves.
 * Static site on a phone (390×844), light and dark: chart text is drawn at least
-  ``MIN_FONT_PX`` CSS pixels high, «واگرا شد» overlaps no title or tick, the result line is
+  ``MIN_FONT_PX`` CSS pixels high (also at 1366 px, three charts a row), «واگرا شد» overlaps no title or tick, the result line is
   right-aligned, the selected radio button is the filled one, text keeps a 4.5:1 contrast, and
   the charts' accessible name (``role="img"``) changes with the selected view.
 * JupyterLab: start a server on a free local port in a scratch copy of playground.ipynb, run all
@@ -237,6 +237,12 @@ def test_playground_reads_right_on_a_phone(browser, site, theme):
         assert marks["labels"] >= 2 and marks["overlaps"] == [], marks
         assert rates.locator("text.dv").first.evaluate(CONTRAST) >= 3.0   # large bold text: 3:1
         assert rates.locator(".dlfa-pg-diverged").evaluate(CONTRAST) >= MIN_CONTRAST
+        # the same text stays readable where three charts share a row (a laptop)
+        page.set_viewport_size({"width": 1366, "height": 900})
+        page.wait_for_timeout(200)
+        assert main.evaluate("pg => pg.querySelector('.dlfa-pg-chart').getBoundingClientRect().width") < 300
+        small = [(text, round(px, 1)) for text, px in main.evaluate(FONT_SIZES) if px < MIN_FONT_PX]
+        assert small == [], f"text smaller than {MIN_FONT_PX} px at 1366 px: {small[:8]}"
         assert errors == [] and outside == [], (errors, outside)
     except Exception:
         shots.mkdir(exist_ok=True)

@@ -23,8 +23,8 @@ import numpy as np
 from helpers.playground.grid import BOUNDARY_BOX
 from helpers.playground.settings import CHANCE, DIVERGED, describe
 
-CHART_W, CHART_H = 260, 186                 # one chart's viewBox
-PX, PY, PW, PH = 46, 8, 204, 136            # its plot area
+CHART_W, CHART_H = 250, 192                 # one chart's viewBox
+PX, PY, PW, PH = 46, 8, 194, 136            # its plot area
 CLASS_RGB = ((31, 119, 180), (214, 39, 40))  # the spirals' two classes (boundary and points)
 # (id, title, legend entries as (series, Persian label)); the order the charts are shown in.
 CHARTS = (
@@ -32,7 +32,7 @@ CHARTS = (
     ("accuracy", "دقت (accuracy)", (("train", "آموزش"), ("test", "آزمون"), ("chance", "حدس تصادفی"))),
     ("lr", "نرخ یادگیری", ()),
     ("grad", "نرم گرادیان وزن‌های هر لایه", (("init", "گام اول"), ("final", "گام آخر"))),
-    ("hist", "ورودی تابع فعال‌سازی، آخرین لایهٔ پنهان", (("init", "آغاز آموزش"), ("final", "پایان آموزش"))),
+    ("hist", "ورودی تابع فعال‌سازی در آخرین لایهٔ پنهان", (("init", "آغاز آموزش"), ("final", "پایان آموزش"))),
     ("boundary", "مرز تصمیم (دادهٔ آزمون)", ()),
 )
 X_LABELS = {"loss": "گام", "accuracy": "گام", "lr": "گام", "grad": "لایه", "hist": "مقدار"}
@@ -117,7 +117,7 @@ class _Axes:
 
     def xticks(self, ticks=None):
         ticks = _nice_ticks(*self.xlim, n=3) if ticks is None else ticks
-        return "".join(f"<text x='{self.sx(v):.0f}' y='{PY + PH + 15}' class='xt'>{_fmt_tick(v)}</text>"
+        return "".join(f"<text x='{self.sx(v):.0f}' y='{PY + PH + 16}' class='xt'>{_fmt_tick(v)}</text>"
                        for v in ticks)
 
     def line(self, xs, ys, series):
@@ -145,7 +145,7 @@ def chart_chrome(chart: str, steps: int) -> str:
     if chart in ("loss", "accuracy", "lr"):
         out.append(_Axes((0, steps), (0, 1)).xticks())
     if chart in X_LABELS:
-        out.append(_text(PX + PW / 2, PY + PH + 33, "xl", X_LABELS[chart]))
+        out.append(_text(PX + PW / 2, PY + PH + 35, "xl", X_LABELS[chart]))
     if chart == "boundary":
         out = []
     return "".join(out)

@@ -51,12 +51,12 @@ html[data-theme=dark] .bd-content div.cell_output .text_html:has(.dlfa-pg){backg
 .dlfa-pg svg{display:block;width:100%;height:auto;direction:ltr;font-family:inherit;overflow:visible}
 .dlfa-pg svg .fr{fill:none;stroke:var(--pg-frame)}
 .dlfa-pg svg .gr{stroke:var(--pg-grid)}
-.dlfa-pg svg text{fill:var(--pg-muted);font-size:12px}
+.dlfa-pg svg text{fill:var(--pg-muted);font-size:13px}
 .dlfa-pg svg .yt{text-anchor:end}
 .dlfa-pg svg .xt{text-anchor:middle}
 .dlfa-pg svg .xl{text-anchor:middle;fill:var(--pg-text)}
-.dlfa-pg svg .nt{text-anchor:middle;font-size:13px}
-.dlfa-pg svg .dv{text-anchor:middle;font-size:15px;font-weight:bold;fill:var(--pg-bad);
+.dlfa-pg svg .nt{text-anchor:middle;font-size:14px}
+.dlfa-pg svg .dv{text-anchor:middle;font-size:16px;font-weight:bold;fill:var(--pg-bad);
  stroke:var(--pg-page);stroke-width:4px;paint-order:stroke;stroke-linejoin:round}
 .dlfa-pg svg .dvl{stroke:var(--pg-bad);stroke-dasharray:3 3}
 .dlfa-pg svg polyline{fill:none;stroke-width:1.8}
