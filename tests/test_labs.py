@@ -10,7 +10,8 @@ error and its first check cell reports a failure; grading a folder of submission
 reference solutions 100 %, makes every deliberately wrong submission in
 tests/fixtures/labs/mutations.json lose points on the right question, and survives a
 submission that raises, loops (in a cell or inside a tested function), deletes a variable the
-tests need, or kills its kernel.
+tests need, or kills its sandboxed process. Cheating submissions are in test_grading_attacks.py;
+the sandbox in test_grading_sandbox.py; the grader's logic in test_grading_logic.py.
 
 The source notebooks themselves (solutions, public and hidden tests as plain asserts) are
 run by nbval through the project's pytest configuration (testpaths include labs/).
@@ -305,7 +306,8 @@ def test_score_table_and_feedback(graded):
     for lab in LABS:
         with open(out / f"scores_{lab}.csv", encoding="utf-8") as f:
             header = next(csv.reader(f))
-        assert header[1:-3] == [q["name"] for q in homework.questions(ROOT / "labs" / "source" / f"{lab}.ipynb")]
+        assert header[1:-4] == [q["name"] for q in homework.questions(ROOT / "labs" / "source" / f"{lab}.ipynb")]
+        assert header[-4:] == ["score", "possible", "status", "review"]
     fb = (out / "feedback" / "biased_unbiased_swapped__lab1_batchnorm.md").read_text(encoding="utf-8")
     assert fb.startswith('<div dir="rtl">') and "آزمون پنهان" in fb and "رد" in fb
     src_nb = nbformat.read(ROOT / "labs" / "source" / "lab1_batchnorm.ipynb", as_version=4)

@@ -496,6 +496,9 @@ class Remote:
         it = self._ep.decode(self._ep.request("iter", target=self._id))
         return _RemoteIterator(it) if isinstance(it, Remote) else iter(it)
 
+    def __next__(self):
+        return _RemoteIterator(self).__next__()
+
     def __len__(self):
         n = self._ep.decode(self._ep.request("len", target=self._id))
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
