@@ -8,6 +8,10 @@ from helpers.data import Split, load_digits
 
 torch.set_num_threads(1)
 
+# Notebooks under tests/fixtures are data for the tests (typography samples, graded submissions -
+# some deliberately hostile), never something for nbval to execute.
+collect_ignore_glob = ["fixtures/*"]
+
 
 @pytest.fixture
 def rng():
