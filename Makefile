@@ -72,8 +72,9 @@ test: assets system-deps
 bench: assets
 	DLFA_QUIET=1 $(BIN)/python -m benchmarks.report $(BENCH_FLAGS)
 
+# JupyterLab refuses to run as root without --allow-root: pass it only when make runs as root.
 lab: assets
-	JUPYTER_CONFIG_DIR=$(CURDIR)/tools/jupyter $(BIN)/jupyter lab
+	JUPYTER_CONFIG_DIR=$(CURDIR)/tools/jupyter $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 homework: $(STAMP)
 	$(BIN)/python tools/homework.py generate

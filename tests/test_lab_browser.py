@@ -3,8 +3,9 @@
 Starts JupyterLab from the project's venv on a free local port (``tests/lab_server.py``,
 with the course's JupyterLab settings as ``make lab`` uses them), opens a scratch copy of lab 2's
 source notebook (its reference solutions let "Run All Cells" reach the end), runs every cell from
-the Run menu, checks that the Persian markdown is laid out right-to-left (computed direction of
-``.jp-RenderedMarkdown``) while code stays left-to-right, then flips the lab's ipywidgets controls
+the Run menu, checks that the Persian markdown is laid out right-to-left in Vazirmatn (computed
+direction and font of jupyterlab-myst's ``.myst`` output; the font file loaded) while code stays
+left-to-right, then flips the lab's ipywidgets controls
 (activation, BN) and sees the kernel redraw the output. No request may leave the machine.
 """
 import shutil
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.slow
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by requirements.txt")
 
 LAB = "lab2_activations.ipynb"
+MARKDOWN = ".jp-MarkdownCell .myst"  # jupyterlab-myst's rendering of a markdown cell
 WIDGET_TEXT = "() => [...document.querySelectorAll('.jp-OutputArea-output')].map(e => e.innerText)" \
               ".find(t => /BN=(True|False): first\\/last/.test(t)) || null"
 
@@ -33,14 +35,20 @@ def test_lab_runs_in_jupyterlab_right_to_left_with_a_live_widget(tmp_path, brows
         try:
             open_notebook(page, f"{base}/lab/tree/{LAB}?reset&token={token}")
 
-            # right-to-left markdown, left-to-right code
-            page.wait_for_selector(".jp-RenderedMarkdown h1", timeout=30000)
-            md = page.locator(".jp-RenderedMarkdown").first.evaluate(
+            # right-to-left markdown (rendered by jupyterlab-myst) in Vazirmatn, left-to-right code
+            page.wait_for_selector(f"{MARKDOWN} h1", timeout=30000)
+            md = page.locator(MARKDOWN).first.evaluate(
                 "e => ({dir: getComputedStyle(e).direction, align: getComputedStyle(e.querySelector('p')).textAlign,"
-                " text: e.innerText.slice(0, 40)})")
+                " font: getComputedStyle(e.querySelector('p')).fontFamily, text: e.innerText.slice(0, 40)})")
             assert md["dir"] == "rtl", md
             assert md["align"] == "right", md
+            assert md["font"].startswith("Vazirmatn"), md
             assert "آزمایشگاه" in md["text"]
+            # the font file itself arrived (a rule naming it is not enough)
+            page.wait_for_function("() => [...document.fonts].some(f => f.family === 'Vazirmatn' && f.status === 'loaded')",
+                                   timeout=30000)
+            assert page.evaluate("() => document.fonts.check('16px Vazirmatn', 'آزمایشگاه')")
+            assert "Jupyter news" not in page.evaluate("() => document.body.innerText"), "the news popup is on"
             code_dir = page.locator(".jp-CodeCell .jp-InputArea-editor").first.evaluate(
                 "e => getComputedStyle(e).direction")
             assert code_dir == "ltr"

@@ -1,0 +1,297 @@
+"""Each lab as a student meets it in JupyterLab, and one chapter, in a real browser.
+
+One JupyterLab server for the module (``tests/lab_server.py``, the course settings ``make lab`` uses:
+custom CSS, jupyterlab-myst, no news popup) serves a scratch folder. For every lab the student
+notebook (``labs/student/``) is opened and, as a student would:
+
+1. the cells above question 1's check run, and the check says in Persian that q1 is unanswered;
+2. a wrong answer is typed into the answer cell: the check shows, right-to-left in Vazirmatn, a
+   few Persian lines (the failing assertion's message, or the exception and the student's line),
+   never otter's doctest dump and never the reference module's name;
+3. the right answer (the source notebook's solution) is typed: the check passes;
+4. the notebook is saved, downloaded twice as it were (``downloads/<lab> (1).ipynb``, another
+   name in another folder), opened on a fresh kernel, and question 1 checks again: it passes.
+
+Then chapter 1 is opened: its MyST renders (admonitions, glossary terms, exercises with folded
+solutions), right to left in Vazirmatn, and each glued number shows a Persian placeholder.
+Screenshots of a failing check, the submission cell and the chapter go to ``test-artifacts/``.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+import urllib.parse
+
+import nbformat
+import pytest
+
+from lab_server import LOCAL_PREFIXES, ROOT, jupyterlab_server, open_notebook
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("playwright.sync_api", reason="playwright is installed by requirements.txt")
+
+ARTIFACTS = ROOT / "test-artifacts"
+LABS = sorted(p.stem for p in (ROOT / "labs" / "student").glob("lab*.ipynb"))
+# question 1's answer made wrong: (old, new) applied to the source notebook's solution cell
+WRONG = {
+    "lab1_batchnorm": ("var = x.var(dim=dims, correction=0)", "var = x.var(dim=dims)"),
+    "lab2_activations": ("return s * (1.0 - s)", "return s * (1.0 - s.squared())"),
+    "lab3_schedules": ("gamma ** (step // step_size)", "gamma ** (step / step_size)"),
+    "lab4_im2col": ("+ 2 * padding", "+ padding"),
+    "lab5_rnn_gradients": ("torch.tanh(a) if", "torch.sigmoid(a) if"),
+    "lab6_resnet": ("nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False)",
+                    "nn.Conv2d(in_ch, out_ch, 1, stride=1, bias=False)"),
+}
+CHECK_TEXT = "() => { const e = document.querySelector('.dlfa-q1-check .dlfa-check'); return e ? e.innerText : '' }"
+
+
+def q1_answer(lab: str) -> str:
+    """The source notebook's solution of question 1 (otter's markers are comments: valid Python)."""
+    nb = nbformat.read(ROOT / "labs" / "source" / f"{lab}.ipynb", as_version=4)
+    i = next(k for k, c in enumerate(nb.cells) if c.cell_type == "raw" and c.source.startswith("# BEGIN SOLUTION"))
+    return nb.cells[i + 1].source
+
+
+def test_every_lab_has_a_wrong_answer():
+    assert set(WRONG) == set(LABS)
+    for lab, (old, _) in WRONG.items():
+        assert old in q1_answer(lab), f"{lab}: the mutation no longer applies"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, browser):
+    """(base, token, root, new_page) of one JupyterLab server for the module."""
+    root = tmp_path_factory.mktemp("student")
+    for name in LABS:
+        shutil.copy(ROOT / "labs" / "student" / f"{name}.ipynb", root / f"{name}.ipynb")
+    (root / "chapters").mkdir()
+    shutil.copy(ROOT / "chapters" / "01_batchnorm.ipynb", root / "chapters" / "01_batchnorm.ipynb")
+    with jupyterlab_server(root) as (base, token):
+        contexts = []
+
+        def new_page():
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            contexts.append(context)
+            page = context.new_page()
+            page.outside = []
+            page.on("request", lambda r: page.outside.append(r.url) if not r.url.startswith(LOCAL_PREFIXES) else None)
+            return page
+
+        yield base, token, root, new_page
+        for c in contexts:
+            c.close()
+
+
+def _shutdown_kernels(base, token):
+    import urllib.request
+
+    for s in json.load(urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=10)):
+        req = urllib.request.Request(f"{base}/api/sessions/{s['id']}?token={token}", method="DELETE")
+        urllib.request.urlopen(req, timeout=30)
+
+
+def _mark_q1_cells(page):
+    """Tag question 1's check cell and the answer cell above it, so that locators find them."""
+    page.wait_for_function("""() => [...document.querySelectorAll('.jp-CodeCell')]
+        .some(c => c.querySelector('.cm-content')?.innerText.trim() === 'grader.check("q1")')""", timeout=60000)
+    page.evaluate("""() => {
+        const cells = [...document.querySelectorAll('.jp-Notebook .jp-Cell')];
+        const i = cells.findIndex(c => c.querySelector('.cm-content')?.innerText.trim() === 'grader.check("q1")');
+        cells[i].classList.add('dlfa-q1-check');
+        const answer = cells.slice(0, i).reverse().find(c => c.classList.contains('jp-CodeCell'));
+        answer.classList.add('dlfa-q1-answer');
+    }""")
+
+
+def _prompt(page, selector):
+    return page.locator(f"{selector} .jp-InputPrompt").first.inner_text().strip()
+
+
+def _run_up_to_q1_check(page):
+    """Run every cell above question 1's check (Run menu), then the check itself."""
+    _mark_q1_cells(page)
+    page.locator(".dlfa-q1-check .jp-InputPrompt").first.click()
+    page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Above Selected Cell").first.click()
+    page.wait_for_function("""() => /\\[\\d+\\]/.test(document.querySelector('.dlfa-q1-answer .jp-InputPrompt')?.innerText || '')""",
+                           timeout=180000)
+    return _run_check(page)
+
+
+def _run_check(page, before: str = ""):
+    page.locator(".dlfa-q1-check .jp-InputPrompt").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function(f"() => {{ const t = ({CHECK_TEXT})(); return t && t !== {json.dumps(before)}; }}",
+                           timeout=120000)
+    return page.evaluate(CHECK_TEXT)
+
+
+def _answer(page, code: str) -> str:
+    """Replace the answer cell's code (as typed text, no auto-indent), run it, run the check."""
+    before = page.evaluate(CHECK_TEXT)
+    page.locator(".dlfa-q1-answer .cm-content").first.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(code)
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function("""() => /\\[\\d+\\]/.test(document.querySelector('.dlfa-q1-answer .jp-InputPrompt')?.innerText || '')""",
+                           timeout=60000)
+    return _run_check(page, before)
+
+
+def _check_box_style(page) -> dict:
+    return page.locator(".dlfa-q1-check .dlfa-check").first.evaluate(
+        "e => ({dir: getComputedStyle(e).direction, font: getComputedStyle(e).fontFamily, cls: e.className})")
+
+
+def _fail_artifact(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}_failure.png"))
+
+
+@pytest.mark.parametrize("name", LABS)
+def test_student_flow_in_jupyterlab(lab, name):
+    base, token, root, new_page = lab
+    right = q1_answer(name)
+    old, new = WRONG[name]
+    wrong = right.replace(old, new)
+    page = new_page()
+    try:
+        open_notebook(page, f"{base}/lab/tree/{name}.ipynb?reset&token={token}")
+        # locked cells say so (the first cell builds `grader`)
+        label = page.locator(".jp-Notebook .jp-Cell").first.evaluate(
+            "e => getComputedStyle(e, '::before').content")
+        assert "قفل" in label, label
+
+        text = _run_up_to_q1_check(page)
+        assert "هنوز پاسخ داده نشده است" in text, text
+
+        text = _answer(page, wrong)
+        style = _check_box_style(page)
+        assert "dlfa-check-failed" in style["cls"] and "unanswered" not in style["cls"], (style, text)
+        assert "رد شد" in text, text
+        assert style["dir"] == "rtl" and style["font"].startswith("Vazirmatn"), style
+        for leak in ("Trying:", "Expecting", "Traceback", "helpers.", "_ref", "passed!", "doctest"):
+            assert leak not in text, f"{leak!r} shown to the student:\n{text}"
+        assert len(text.strip().splitlines()) <= 6, text
+        if name == "lab1_batchnorm":
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.locator(".dlfa-q1-check").first.screenshot(path=str(ARTIFACTS / "lab_check_failed.png"))
+
+        text = _answer(page, right)
+        assert "قبول شد" in text and "dlfa-check-passed" in _check_box_style(page)["cls"], text
+
+        # save, then the file downloaded twice into another folder, on a fresh kernel
+        page.keyboard.press("Control+s")
+        deadline = time.time() + 30
+        while old not in (root / f"{name}.ipynb").read_text(encoding="utf-8") and time.time() < deadline:
+            time.sleep(0.5)
+        assert old in (root / f"{name}.ipynb").read_text(encoding="utf-8"), "the answer was not saved"
+        if name == "lab1_batchnorm":  # the submission section: one check of the whole notebook
+            _submission_cell(page)
+        assert page.outside == [], f"requests to other hosts: {page.outside}"
+    except Exception:
+        _fail_artifact(page, name)
+        raise
+    page.context.close()
+    _shutdown_kernels(base, token)
+
+    moved = root / "downloads" / f"{name} (1).ipynb"
+    moved.parent.mkdir(exist_ok=True)
+    shutil.copy(root / f"{name}.ipynb", moved)
+    page = new_page()
+    try:
+        url_path = urllib.parse.quote(f"downloads/{moved.name}")
+        open_notebook(page, f"{base}/lab/tree/{url_path}?reset&token={token}")
+        text = _run_up_to_q1_check(page)
+        assert "قبول شد" in text, f"the renamed notebook does not check: {text}"
+    except Exception:
+        _fail_artifact(page, f"{name}_renamed")
+        raise
+    finally:
+        page.context.close()
+        _shutdown_kernels(base, token)
+
+
+def _submission_cell(page):
+    """Walk down to the last cell (the «تحویل» check), run it, and read its Persian summary."""
+    page.keyboard.press("Escape")
+    n = page.evaluate("() => document.querySelector('.jp-Notebook').querySelectorAll('.jp-Cell').length")
+    for _ in range(200):
+        page.keyboard.press("ArrowDown")
+        if page.evaluate("""() => { const a = document.querySelector('.jp-Notebook .jp-Cell.jp-mod-active .cm-content');
+                               return !!a && a.innerText.includes('grader.check_all()') }"""):
+            break
+    assert n, "no cells"
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function("() => [...document.querySelectorAll('.dlfa-check')].some(e => e.innerText.includes('بررسی کل دفترچه'))",
+                           timeout=120000)
+    text = page.evaluate("() => [...document.querySelectorAll('.dlfa-check')].find(e => e.innerText.includes('بررسی کل دفترچه')).innerText")
+    assert "✓ پرسش ۱ (q1)" in text and "پرسش ۲ (q2)" in text, text
+    heading = page.evaluate("() => [...document.querySelectorAll('.jp-MarkdownCell h2')].map(h => h.innerText)")
+    assert any("تحویل" in h for h in heading), heading
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lab_submission.png"))
+
+
+RAW_MYST = re.compile(r"\{(glue|cite|term|doc|ref)(:\w+)?\}`|:::\{|```\{")
+GLUE = ".jp-MarkdownCell .myst span:not([class], [style], [data-state], .katex span):not(:has(*)):not(:empty)"
+
+
+def test_chapter_renders_in_jupyterlab(lab):
+    base, token, root, new_page = lab
+    page = new_page()
+    try:
+        open_notebook(page, f"{base}/lab/tree/chapters/01_batchnorm.ipynb?reset&token={token}")
+        page.wait_for_selector(".jp-MarkdownCell .myst p", timeout=60000)
+        page.wait_for_function("() => [...document.fonts].some(f => f.family === 'Vazirmatn' && f.status === 'loaded')",
+                               timeout=30000)
+        p = page.locator(".jp-MarkdownCell .myst p").first.evaluate(
+            "e => ({dir: getComputedStyle(e).direction, align: getComputedStyle(e).textAlign, font: getComputedStyle(e).fontFamily})")
+        assert p["dir"] == "rtl" and p["align"] == "right" and p["font"].startswith("Vazirmatn"), p
+        assert page.evaluate("() => document.fonts.check('16px Vazirmatn', 'نرمال‌سازی')")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "chapter_top.png"))
+
+        # walk down the notebook cell by cell (JupyterLab renders only the cells near the view)
+        page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt").first.click()
+        page.keyboard.press("Escape")
+        seen = {"admonition": 0, "exercise": 0, "solution": 0, "open_solution": 0, "term": 0, "glue": 0, "raw": []}
+        cells = len(nbformat.read(root / "chapters" / "01_batchnorm.ipynb", as_version=4).cells)
+        shot = False
+        for step in range(cells + 3):
+            if step < cells:
+                page.keyboard.press("ArrowDown")
+            page.wait_for_timeout(150 if step < cells else 1500)
+            now = page.evaluate(f"""() => {{
+                const myst = [...document.querySelectorAll('.jp-MarkdownCell .myst')];
+                const glue = [...document.querySelectorAll({json.dumps(GLUE)})];
+                return {{
+                  admonition: document.querySelectorAll('.jp-MarkdownCell .myst .myst-admonition').length,
+                  exercise: document.querySelectorAll('.jp-MarkdownCell .myst aside.myst-exercise').length,
+                  solution: document.querySelectorAll('.jp-MarkdownCell .myst details.myst-exercise').length,
+                  open_solution: document.querySelectorAll('.jp-MarkdownCell .myst details.myst-exercise[open]').length,
+                  term: document.querySelectorAll('.jp-MarkdownCell .myst [data-state] a').length,
+                  glue: glue.filter(e => getComputedStyle(e, '::before').content.includes('عدد')
+                                         && getComputedStyle(e).fontSize === '0px').length,
+                  text: myst.map(m => m.innerText).join('\\n'),
+                }}; }}""")
+            for k in ("admonition", "exercise", "solution", "open_solution", "term", "glue"):
+                seen[k] = max(seen[k], now[k])
+            seen["raw"] += RAW_MYST.findall(now["text"])
+            if now["glue"] and now["admonition"] and not shot:
+                page.screenshot(path=str(ARTIFACTS / "chapter_glue.png"))
+                shot = True
+        page.screenshot(path=str(ARTIFACTS / "chapter_exercise.png"))
+        assert seen["raw"] == [], f"raw MyST shown: {seen['raw'][:5]}"
+        assert seen["admonition"] and seen["term"] and seen["glue"], seen
+        assert seen["exercise"] and seen["solution"], seen
+        assert seen["open_solution"] == 0, "a solution is unfolded"
+        assert page.outside == [], f"requests to other hosts: {page.outside}"
+        # the news popup is off
+        assert "Jupyter news" not in page.evaluate("() => document.body.innerText")
+    except Exception:
+        _fail_artifact(page, "chapter")
+        raise
