@@ -75,6 +75,14 @@ TRANSLATIONS = {
         "Version warning": "هشدار نسخه",
         "Announcement": "اعلان",
         "Site navigation": "پیمایش سایت",
+        # Sphinx's own permalink tooltips, where its Persian catalogue has none.
+        "Link to this heading": "پیوند به این بخش",
+        "Link to this image": "پیوند به این شکل",
+        "Link to this equation": "پیوند به این معادله",
+        "Link to this table": "پیوند به این جدول",
+        "Link to this code": "پیوند به این کد",
+        "Link to this definition": "پیوند به این تعریف",
+        "Link to this term": "پیوند به این واژه",
     },
 }
 
