@@ -68,7 +68,7 @@ test: assets system-deps
 	  $(PYTEST) $(XDIST) $(PYTEST_ARGS); \
 	fi
 
-# Benchmark report (issue 8) -> benchmarks/report.md. BENCH_FLAGS=--tests also times the test command.
+# Benchmark report -> benchmarks/report.md. BENCH_FLAGS=--tests also times the test command.
 bench: assets
 	DLFA_QUIET=1 $(BIN)/python -m benchmarks.report $(BENCH_FLAGS)
 

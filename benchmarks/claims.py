@@ -147,12 +147,14 @@ _TIMES: dict[tuple[str, int], tuple[float, float]] = {}
 def experiment(name: str, seed: int) -> dict:
     """The result of experiment ``name`` for ``seed``, computed once per process (one torch thread)."""
     before = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the notebooks do (helpers.use_one_thread)
+    torch.set_num_threads(1)  # the floating-point mode of the notebooks (helpers.use_one_thread):
+    torch.set_flush_denormal(True)  # one thread, denormal numbers flushed to zero
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         return EXPERIMENTS[name](seed)
     finally:
         _TIMES[(name, seed)] = (time.perf_counter() - wall, time.process_time() - cpu)
+        torch.set_flush_denormal(False)  # PyTorch's default, for whatever runs next in this process
         torch.set_num_threads(before)
 
 
@@ -364,11 +366,15 @@ CLAIMS: list[Claim] = [
           "train loss with BN: sigmoid > max(tanh, ReLU)",
           {f"{a}_batch_train_loss": f"ch2_cmp_{a}_batch_train_loss" for a in ("sigmoid", "tanh", "relu")},
           tuple(f"{a}_batch_train_loss" for a in ("sigmoid", "tanh", "relu"))),
+    # The dead fraction at lr 0.4 without BN is chaotic: 3 % to 36 % over seeds 0-9, 3.9 % vs 8.3 % for
+    # seed 0 on two CPUs (their vector units sum in another order), and 3 of 10 seeds diverge. What holds
+    # everywhere: without BN units die or the run diverges; with BN none die. The prose says exactly that.
     Claim("ch2_dead_relu", 2,
-          "At the large rate (0.4) many ReLU units die without BN; with BN, before or after the ReLU, none die at either rate.",
-          _m_dead, lambda f: (f["dead_none_lr0.4"] or 0) > 0.05
+          "At the large rate (0.4) without BN, ReLU units die (more than 1 %) or training diverges; with BN, "
+          "before or after the ReLU, no unit dies at either rate.",
+          _m_dead, lambda f: (f["dead_none_lr0.4"] is None or f["dead_none_lr0.4"] > 0.01)
           and all(f[f"dead_{v}_lr{lr}"] == 0 for v in ("batch_before", "batch_after") for lr in ("0.1", "0.4")),
-          "dead fraction: no BN at lr 0.4 > 5 %; both BN variants = 0 at both rates",
+          "dead fraction: no BN at lr 0.4 > 1 % or diverged (None); both BN variants = 0 at both rates",
           {"dead_none_lr0.1": "ch2_dead_none_lr0", "dead_none_lr0.4": "ch2_dead_none_lr1",
            "dead_batch_before_lr0.4": "ch2_dead_batch_before_lr1", "dead_batch_after_lr0.4": "ch2_dead_batch_after_lr1"}),
     # ---- chapter 3: learning-rate decay

@@ -310,7 +310,6 @@ def fit(model, train, *, steps, batch_size, lr, test=None, optimizer="sgd", mome
                 rate = float(lr_at(step - 1))
                 for group in opt.param_groups:
                     group["lr"] = rate
-                model.train()
                 value = loss_fn(model(X_train[idx]), y_train[idx])
                 loss_value = value.item()
                 history.steps.append(step)
