@@ -10,7 +10,7 @@ schemes, and must show:
 * every ``<img>`` with alt text that says something (not empty, not a file name); every plot
   a numbered figure with a Persian caption;
 * no console error or warning, no failed request (the widget icon fonts, the theme mode);
-* the theme's interface in Persian (buttons, tooltips, footer).
+* the theme's interface in Persian (buttons, tooltips, footer), and one search box in view.
 
 Single pages then check the bibliography (entries left-to-right), the download menu (a
 download, ".ipynb" with its dot first) and search (snippets right-to-left, without TeX, each
@@ -95,6 +95,7 @@ async () => {
       return {alt: img.alt, id: fig ? fig.id : null, caption: caption ? caption.textContent.trim() : ""};
     }),
     chrome, footer: (document.querySelector("footer") || {}).innerText || "",
+    searchBoxes: [...document.querySelectorAll(".search-button-field, form.bd-search")].filter(visible).length,
   };
 }
 """
@@ -169,6 +170,7 @@ def _check_page(result, name, viewport):
     for figure in result["figures"]:
         assert figure["id"] and figure["id"].startswith("fig-"), f"{name}: a plot that is not a labelled figure: {figure}"
         assert PERSIAN.search(figure["caption"]) and PERSIAN.search(figure["alt"]), f"{name}: {figure}"
+    assert result["searchBoxes"] <= 1, f"{name}: {result['searchBoxes']} search boxes in view"
     english = [text for text in result["chrome"] if not PERSIAN.search(text)]
     assert english == [], f"{name}: interface strings not in Persian: {sorted(set(english))}"
     assert "By " not in result["footer"] and PERSIAN.search(result["footer"]), result["footer"]
