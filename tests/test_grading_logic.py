@@ -183,7 +183,7 @@ def test_score_tables_come_from_one_source(tmp_path):
     rows = [_row(), _row(student="sara", review={"q1": "helpers.norm.batchnorm_forward"})]
     for q in rows[1]["questions"].values():
         q["score"] = 0
-    (tmp_path / "stale.txt").write_text("left by someone")
+    (tmp_path / "scores_lab9_old.csv").write_text("an earlier run\n")
     report.write_outputs(rows, tmp_path, homework._qkey)
     with open(tmp_path / "scores.csv", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
@@ -193,6 +193,7 @@ def test_score_tables_come_from_one_source(tmp_path):
     with open(tmp_path / "scores_lab1_batchnorm.csv", encoding="utf-8") as f:
         assert next(csv.reader(f)) == ["student", "q1", "score", "possible", "status", "review"]
     assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))[1]["review"]
+    assert not (tmp_path / "scores_lab9_old.csv").exists()
     assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["ali__lab1_batchnorm.md",
                                                                         "sara__lab1_batchnorm.md"]
 
@@ -247,3 +248,30 @@ def test_free_names_are_what_a_test_reads_but_never_binds():
     code = ("from helpers.norm import batchnorm_forward as _ref\n_x = torch.ones(3)\n"
             "assert all(f(_t) == _ref(_x) for _t in range(3))\n_g = lambda _s: cosine(_s)\n")
     assert sorted(tester.free_names(code)) == ["cosine", "f", "torch"]
+
+
+@pytest.mark.slow
+def test_generate_merges_private_tests_and_writes_a_working_environment(tmp_path):
+    private = tmp_path / "private" / "lab3_schedules"
+    private.mkdir(parents=True)
+    (private / "q1.py").write_text("test = {'cases': [{'code': 'assert step_decay(0, 0.5, 3) == 0.5', 'points': 2}]}\n"
+                                   "replace = True\n")
+    homework.generate(["lab3_schedules"], dist=tmp_path / "dist", pages=False, private_tests=tmp_path / "private")
+    bundle = tmp_path / "dist" / "lab3_schedules" / "lab3_schedules-autograder.zip"
+    manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text())
+    assert manifest["lab3_schedules"]["bundle_sha256"] == tester.sha256(bundle.read_bytes())
+    assert manifest["lab3_schedules"]["private_tests"] == str((tmp_path / "private").resolve())
+    spec, tests = tester.load_bundle(bundle.read_bytes(), manifest["lab3_schedules"]["bundle_sha256"])
+    q1 = tests["q1"]["cases"]
+    assert [c["hidden"] for c in q1] == [False, True] and q1[1]["code"].strip() == "assert step_decay(0, 0.5, 3) == 0.5"
+    assert spec["questions"]["q1"]["answers"] == ["step_decay"] and "helpers.schedules" in spec["questions"]["q1"]["forbid"]
+    assert any("import torch" in c for c in spec["prelude"]) and not any("grader" in c for c in spec["prelude"])
+    with zipfile.ZipFile(bundle) as z:
+        env = z.read("environment.yml").decode()
+        names = set(z.namelist())
+    assert "python=3.11" in env and "torch==2.13.0" in env and "/autograder/source/dl_fa_helpers" in env
+    assert {"dl_fa_helpers/pyproject.toml", "dl_fa_helpers/helpers/__init__.py", "dl_fa_helpers/helpers/schedules.py",
+            "run_autograder", "otter_config.json"} <= names
+    bundle.write_bytes(bundle.read_bytes() + b"\0")
+    with pytest.raises(SystemExit, match="hash"):
+        homework.ensure_bundles(["lab3_schedules"], tmp_path / "dist")

@@ -185,7 +185,9 @@ def write_outputs(rows: list[dict], out: Path, qkey) -> None:
             (stage / "feedback" / name).write_text(feedback_markdown(r["student"], r["lab"] or "?", r),
                                                    encoding="utf-8")
         (stage / "results.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
-        # replace, never merge: a file left in out/ by anyone else is not ours to keep in the results
+        # replace, never merge: tables of an earlier run (a lab not graded this time) go too
+        for old in out.glob("scores_*.csv"):
+            old.unlink()
         for name in ["scores.csv", "results.json", "feedback"] + [p.name for p in stage.glob("scores_*.csv")]:
             dst = out / name
             if dst.is_dir() and not dst.is_symlink():
