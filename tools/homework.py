@@ -531,10 +531,11 @@ def grade(paths: list[Path], out: Path, dist: Path = DIST_DIR, jobs: int = 1, ac
     for f, _ in files:
         if f.resolve().is_relative_to(out):
             raise SystemExit(f"{f}: a submission inside the output folder {out}")
-    from sandbox import bwrap_path
-    if bwrap_path() is None:
-        raise SystemExit("grading runs every submission in a bubblewrap sandbox, and bwrap is not installed: "
-                         "apt-get install bubblewrap (see labs/instructors.md)")
+    from sandbox import self_test
+    why = self_test(limits)
+    if why is not None:
+        raise SystemExit(f"grading runs every submission in a bubblewrap sandbox and none can be started: {why} "
+                         "(see labs/instructors.md)")
     if not 1 <= jobs <= 16:
         raise SystemExit("-j must be between 1 and 16")
     idents = [(f, base, *identify(f, base, labs)) for f, base in files]

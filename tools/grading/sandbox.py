@@ -123,6 +123,24 @@ def command(notebook: Path, rfd: int, wfd: int, limits: Limits, slot: int = 0) -
     return args + [python, "-I", "/grader/worker.py", str(rfd), str(wfd)]
 
 
+def self_test(limits: Limits | None = None) -> str | None:
+    """None when a sandbox can be started here, else why not (no bwrap, no namespaces allowed)."""
+    if bwrap_path() is None:
+        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    limits = limits or Limits()
+    probe = Path(os.devnull)
+    cmd = command(probe, 0, 1, limits)
+    cmd = cmd[:cmd.index("-I") + 1] + ["-c", "import os; assert os.getuid() != 0 or os.geteuid() != 0"]
+    nproc = limits.procs if os.geteuid() == 0 else _count_procs(os.getuid()) + limits.procs
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, preexec_fn=_preexec(limits, nproc))
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"bwrap could not start: {e}"
+    if res.returncode != 0:
+        return "bwrap could not create the sandbox here: " + (res.stderr.strip().splitlines() or ["?"])[-1]
+    return None
+
+
 def sandbox_uid(slot: int) -> int:
     """The unprivileged uid of parallel job ``slot`` when grading as root (not in /etc/passwd)."""
     return 61000 + slot
