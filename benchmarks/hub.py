@@ -1,6 +1,7 @@
 """A class on a real JupyterHub, on this machine: N simulated students run lab 1 at the same time.
 
     .venv/bin/python -m benchmarks.hub [--users 20] [--ramp 30,40] [--out benchmarks/hub_report.md]
+    .venv/bin/python -m benchmarks.hub --labs          # every lab's kernel memory and CPU, one student
 
 What one run does (``run_class``), every step over loopback only:
 
@@ -594,6 +595,41 @@ def run_class(n: int, work: Path, *, repo_source: Path = ROOT, submitters: int =
     return summary
 
 
+# ----------------------------------------------------------------------------- every lab, one student
+def lab_memory(work: Path, repo_source: Path = ROOT, timeout: int = 900) -> list[dict]:
+    """Peak resident memory (VmHWM) and CPU time of one kernel running each lab's solved source
+    notebook (the committed ``labs/source/lab*.ipynb``), one at a time, one thread, via nbclient:
+    what one student costs on each lab, beside lab 1 measured on the hub."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    course = clone_course(work / "course-labs", repo_source)
+    rows = []
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    for src in sorted((course / "labs" / "source").glob("lab*.ipynb")):
+        nb = nbformat.read(src, as_version=4)
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(src.parent)}})
+        row = {"lab": src.stem, "ok": False}
+        t = time.monotonic()
+        try:
+            with client.setup_kernel():
+                pid = client.km.provisioner.pid
+                for i, cell in enumerate(nb.cells):
+                    client.execute_cell(cell, i)
+                with open(f"/proc/{pid}/status") as f:
+                    status = dict(line.split(":", 1) for line in f)
+                kids = _tree(pid, _children_map())
+                row.update(peak_rss_mb=round(int(status["VmHWM"].split()[0]) / 1024),
+                           cpu_s=round(sum(cpu_s(q) for q in kids), 1), ok=True)
+        except Exception as e:  # a failing lab is a result
+            row["error"] = f"{type(e).__name__}: {e}"[:300]
+        row["wall_s"] = round(time.monotonic() - t, 1)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 # ----------------------------------------------------------------------------- the report
 def machine() -> dict:
     mem = {}
@@ -604,6 +640,19 @@ def machine() -> dict:
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
     return {"cpu": cpu, "cores": os.cpu_count(), "mem_total_mb": mem.get("MemTotal"),
             "mem_available_mb": mem.get("MemAvailable"), "python": platform.python_version()}
+
+
+def lab_table(labs) -> list[str]:
+    if not labs:
+        return []
+    out = ["Every lab, one student at a time (`--labs`): one kernel executes the lab's solved source notebook "
+           "with nbclient, one CPU thread. Peak RSS = the kernel's VmHWM (add ~140 MB for the student's "
+           "JupyterLab server); CPU = the kernel's user + system seconds.", "",
+           "| lab | ok | kernel peak RSS (MB) | CPU (s) | wall (s) |", "|---|---|---:|---:|---:|"]
+    for r in labs:
+        out.append(f"| {r['lab']} | {'yes' if r['ok'] else 'no: ' + r.get('error', '')[:80]} | "
+                   f"{r.get('peak_rss_mb', '—')} | {r.get('cpu_s', '—')} | {r['wall_s']} |")
+    return out + [""]
 
 
 def report(runs: list[dict], info: dict) -> str:
@@ -643,6 +692,7 @@ def report(runs: list[dict], info: dict) -> str:
         "Hub / proxy RSS = peak of the JupyterHub process / the node proxy.", "",
         "Failures:" if fails else "Failures: none.", *fails, "",
         "Collection and grading of the submission:" if collects else "", *collects, "",
+        *lab_table(info.get("labs")),
         *(["Notes:", *[f"- {n}" for n in info["notes"]], ""] if info.get("notes") else []),
         f"Raw numbers: `{info.get('json', 'benchmarks/hub_results.json')}`.", ""])
 
@@ -657,7 +707,19 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "hub_results.json")
     ap.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one, removed)")
     ap.add_argument("--render-only", action="store_true", help="only rewrite --out from the numbers in --json")
+    ap.add_argument("--labs", action="store_true",
+                    help="only measure every lab's kernel memory and CPU (one student) and add it to --json/--out")
     args = ap.parse_args(argv)
+    if args.labs:
+        data = json.loads(args.json.read_text(encoding="utf-8")) if args.json.exists() else {"machine": machine(),
+                                                                                               "runs": []}
+        with tempfile.TemporaryDirectory(prefix="dlfa-labs-") as tmp:
+            data["machine"]["labs"] = lab_memory(Path(tmp))
+        data["machine"].setdefault("notes", []).append(
+            f"`--labs` measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {load()}")
+        args.json.write_text(json.dumps(data, indent=1, ensure_ascii=False))
+        args.out.write_text(report(data["runs"], data["machine"]), encoding="utf-8")
+        return 0 if all(r["ok"] for r in data["machine"]["labs"]) else 1
     if args.render_only:
         data = json.loads(args.json.read_text(encoding="utf-8"))
         args.out.write_text(report(data["runs"], data["machine"]), encoding="utf-8")
