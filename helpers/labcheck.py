@@ -284,7 +284,7 @@ def _short(text: str, limit: int = 300) -> str:
 def _case_lines(index: int, total: int, case_result, d: Diagnosis) -> list[tuple[str, str]]:
     """(plain, html) lines about one failed public test."""
     which = f"آزمون {fa(index)} از {fa(total)}"
-    hint = (case_result.test_case.failure_message or "").strip()
+    hint = _redact((case_result.test_case.failure_message or "").strip())
     if d.kind == "assertion":
         why = d.exc_message or hint or "نتیجه با مقدار درست نمی‌خواند."
         out = [(f"{which} رد شد: {_redact(why)}", f"{which} رد شد: {html.escape(_redact(why))}")]

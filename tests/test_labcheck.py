@@ -189,3 +189,11 @@ def test_grader_without_tests_explains_itself_in_persian():
 @pytest.mark.parametrize("name, label", [("q1", "پرسش ۱ (q1)"), ("q12", "پرسش ۱۲ (q12)"), ("extra", "پرسش extra")])
 def test_question_labels(name, label):
     assert labcheck._qlabel(name) == label
+
+
+def test_a_hint_naming_the_reference_is_redacted():
+    env = {}
+    student_cell(env, "def double(x):\n    return x + 4\n", 8)
+    status, plain, html = report(env, failure_message="با helpers.norm.batchnorm_forward نمی‌خواند")
+    assert status == "failed" and "راهنما" in plain
+    never_leaks(plain, html)
