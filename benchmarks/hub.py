@@ -276,7 +276,7 @@ class Hub:
     def homes(self) -> Path:
         return self.run_dir / "home"
 
-    def start(self, wait: float = 120):
+    def start(self, wait: float = 240):
         if not PROXY.exists():
             raise HubError(f"{PROXY} is missing: run `npm ci` (configurable-http-proxy is in package.json)")
         self.run_dir.mkdir(parents=True, exist_ok=True)
