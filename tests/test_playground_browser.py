@@ -281,7 +281,9 @@ def test_jupyterlab_live_playground(browser, lab):
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120000)
         run_all = time.time() - t0
         print(f"first live view {first_view:.1f} s after Run All; all cells done in {run_all:.1f} s")
-        assert first_view < 30, f"the playground took {first_view:.0f} s to appear"
+        # a few seconds on a quiet 2-core machine (imports ≈ 1.6 s CPU, the start setting ≈ 1.6 s); the
+        # bound leaves room for a loaded machine and still fails the old behaviour (whole grid first: 74 s)
+        assert first_view < 60, f"the playground took {first_view:.0f} s to appear"
         outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
         assert not any(re.search(r"it/s|\d+%\|", text) for text in outputs), "a progress bar is shown"
         panel = page.locator(".dlfa-pg-live").first
