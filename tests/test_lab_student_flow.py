@@ -258,7 +258,8 @@ def test_chapter_renders_in_jupyterlab(lab):
         # walk down the notebook cell by cell (JupyterLab renders only the cells near the view)
         page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt").first.click()
         page.keyboard.press("Escape")
-        seen = {"admonition": 0, "exercise": 0, "solution": 0, "open_solution": 0, "term": 0, "glue": 0, "raw": []}
+        seen = {"admonition": 0, "exercise": 0, "solution": 0, "open_solution": 0, "term": 0, "glue": 0, "titled": 0,
+                "raw": []}
         cells = len(nbformat.read(root / "chapters" / "01_batchnorm.ipynb", as_version=4).cells)
         shot = False
         for step in range(cells + 3):
@@ -274,11 +275,14 @@ def test_chapter_renders_in_jupyterlab(lab):
                   solution: document.querySelectorAll('.jp-MarkdownCell .myst details.myst-exercise').length,
                   open_solution: document.querySelectorAll('.jp-MarkdownCell .myst details.myst-exercise[open]').length,
                   term: document.querySelectorAll('.jp-MarkdownCell .myst [data-state] a').length,
+                  titled: [...document.querySelectorAll('.jp-MarkdownCell .myst .myst-exercise-title')].filter(t => {{
+                      const b = getComputedStyle(t, '::before');
+                      return /تمرین/.test(b.content) && parseFloat(b.fontSize) >= 10; }}).length,
                   glue: glue.filter(e => getComputedStyle(e, '::before').content.includes('عدد')
                                          && getComputedStyle(e).fontSize === '0px').length,
                   text: myst.map(m => m.innerText).join('\\n'),
                 }}; }}""")
-            for k in ("admonition", "exercise", "solution", "open_solution", "term", "glue"):
+            for k in ("admonition", "exercise", "solution", "open_solution", "term", "glue", "titled"):
                 seen[k] = max(seen[k], now[k])
             seen["raw"] += RAW_MYST.findall(now["text"])
             if now["glue"] and now["admonition"] and not shot:
@@ -288,6 +292,7 @@ def test_chapter_renders_in_jupyterlab(lab):
         assert seen["raw"] == [], f"raw MyST shown: {seen['raw'][:5]}"
         assert seen["admonition"] and seen["term"] and seen["glue"], seen
         assert seen["exercise"] and seen["solution"], seen
+        assert seen["titled"] >= seen["exercise"] + seen["solution"], f"exercise titles are not shown in Persian: {seen}"
         assert seen["open_solution"] == 0, "a solution is unfolded"
         assert page.outside == [], f"requests to other hosts: {page.outside}"
         # the news popup is off
