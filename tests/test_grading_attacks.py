@@ -127,7 +127,7 @@ def attacked(tmp_path_factory):
     old_home = os.environ.get("HOME")
     os.environ["HOME"] = str(home)
     try:
-        rows = homework.grade([subs], out, dist=dist, jobs=2, timeout=400, cell_timeout=15, test_timeout=15)
+        rows = homework.grade([subs], out, dist=dist, jobs=2, timeout=400, cell_timeout=15, test_timeout=30)
     finally:
         if old_home is not None:
             os.environ["HOME"] = old_home

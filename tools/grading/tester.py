@@ -199,6 +199,7 @@ def run_case(sub: Submission, prelude: dict, code: str, timeout: int) -> tuple[b
 
     old = signal.signal(signal.SIGALRM, alarm)
     signal.alarm(timeout + 5)
+    restart = False
     try:
         for name in free_names(code):
             if name in ns:
@@ -217,10 +218,10 @@ def run_case(sub: Submission, prelude: dict, code: str, timeout: int) -> tuple[b
             where = f" (cell {e.cell + 1}, line {e.line})"
         return False, (f"{e.etype}: {e.emsg}" if e.emsg else e.etype) + where
     except (Deadline, _TestTimeout):
-        sub.restart()
+        restart = True
         return False, f"TimeoutError: test ran longer than {timeout} s"
     except ProtocolError as e:
-        sub.restart()
+        restart = True
         return False, f"the submission broke its sandbox's channel ({e})"
     except Exception as e:  # noqa: BLE001 - a wrong answer may make a test raise anything
         return False, f"{type(e).__name__}: {e}"
@@ -229,6 +230,8 @@ def run_case(sub: Submission, prelude: dict, code: str, timeout: int) -> tuple[b
         signal.signal(signal.SIGALRM, old)
         if sub.sandbox is not None:
             sub.sandbox.channel.deadline = None
+        if restart:  # outside the test's alarm: the sandbox is rebuilt for the remaining cases
+            sub.restart()
 
 
 def student_cells(nb: dict) -> list[tuple[int, str]]:
