@@ -4,6 +4,7 @@ Issue 14. Each page is opened from the built site (as files, as the README says,
 smaller set over a local HTTP server) at 1366x900 and 390x844 in light and dark colour
 schemes, and must show:
 
+* right-to-left prose in Vazirmatn (the web font loaded from the site itself);
 * nothing wider than the viewport (long inline code wraps, wide math scrolls in its box);
 * no two visible text boxes overlapping inside an admonition, a folded solution's title
   against its chevron and hint included, folded and open;
@@ -97,6 +98,10 @@ async () => {
     }),
     chrome, footer: (document.querySelector("footer") || {}).innerText || "",
     searchBoxes: [...document.querySelectorAll(".search-button-field, form.bd-search")].filter(visible).length,
+    rtl: document.documentElement.dir === "rtl"
+         && getComputedStyle(document.querySelector("article p")).direction === "rtl",
+    vazirmatn: [...document.fonts].some((f) => f.family.replace(/"/g, "") === "Vazirmatn" && f.status === "loaded")
+               && getComputedStyle(document.querySelector("article p")).fontFamily.includes("Vazirmatn"),
     cellAboveTitle: (() => {  // the labs' grader cell used to come before the lab's title
       const article = document.querySelector("article"), h1 = article && article.querySelector("h1");
       const cell = article && article.querySelector("div.cell");
@@ -176,6 +181,8 @@ def _check_page(result, name, viewport):
     for figure in result["figures"]:
         assert figure["id"] and figure["id"].startswith("fig-"), f"{name}: a plot that is not a labelled figure: {figure}"
         assert PERSIAN.search(figure["caption"]) and PERSIAN.search(figure["alt"]), f"{name}: {figure}"
+    assert result["rtl"], f"{name}: not right-to-left"
+    assert result["vazirmatn"], f"{name}: the Vazirmatn web font is not loaded or not used"
     assert not result["cellAboveTitle"], f"{name}: no title, or a code cell above it"
     assert result["searchBoxes"] <= 1, f"{name}: {result['searchBoxes']} search boxes in view"
     english = [text for text in result["chrome"] if not PERSIAN.search(text)]

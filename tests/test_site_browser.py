@@ -50,19 +50,8 @@ def open_page(browser, built_book):
         context.close()
 
 
-@pytest.mark.parametrize("name", PAGES)
-def test_page_is_rtl_offline_with_vazirmatn(open_page, name):
-    page, outside, errors = open_page(name)
-    page.wait_for_timeout(500)
-    assert page.evaluate("document.documentElement.dir") == "rtl"
-    assert page.evaluate("getComputedStyle(document.querySelector('article p')).direction") == "rtl"
-    page.evaluate("document.fonts.ready")
-    loaded = page.evaluate(
-        "[...document.fonts].filter(f => f.family.replace(/\"/g, '') === 'Vazirmatn' && f.status === 'loaded').length")
-    assert loaded >= 1, "the Vazirmatn web font was not loaded"
-    assert "Vazirmatn" in page.evaluate("getComputedStyle(document.querySelector('article p')).fontFamily")
-    assert outside == [], f"requests to other hosts: {outside}"
-    assert errors == [], f"JavaScript errors: {errors}"
+# Every page's direction, font, requests and errors, at two sizes and in dark mode too:
+# tests/test_site_a11y.py::test_page_reads_right (one load per page and size for all checks).
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
