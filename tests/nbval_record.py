@@ -7,7 +7,7 @@ notebook's last cell, still in the same kernel, this plugin appends:
   ``NOTEBOOK_CPU_BUDGET`` seconds. CPU time, not wall time, so a busy machine does not fail it;
   every notebook's figures are also written to ``_build/notebook-times.json`` for the report.
 - ``[same numbers as the book]`` (notebooks the book executes): every number it glued equals
-  the number the book build glued (``_build/jupyter_execute``), timing keys (``_time_``)
+  the number the book build glued (``_build/jupyter_execute/*.glue.json``), timing keys (``_time_``)
   excepted. Two executions on fresh kernels that already happen - the book's and nbval's -
   give the determinism check; no third run is needed. The book is built (or checked, if
   already built) first through ``tests/book_build.py``, the same path the site tests use.
@@ -93,15 +93,13 @@ def _check_cpu(nb_file):
 
 
 def _check_same_as_book(nb_file):
-    from book_build import build_book_once  # tests/ is on sys.path (rootdir conftest)
+    from tests.book_build import build_book_once  # this plugin is loaded as tests.nbval_record
 
     html_dir, _ = build_book_once()
     rel = Path(nb_file.path).relative_to(ROOT)
-    executed = html_dir.parent / "jupyter_execute" / rel
-    assert executed.is_file(), f"{rel}: the book build has no executed copy at {executed}"
-    book = {}
-    for cell in json.loads(executed.read_text(encoding="utf-8"))["cells"]:
-        book.update(glued_from_outputs(cell.get("outputs")))
+    glue_file = (html_dir.parent / "jupyter_execute" / rel).with_suffix(".glue.json")  # myst-nb's glue records
+    assert glue_file.is_file(), f"{rel}: the book build wrote no glue records at {glue_file}"
+    book = glued_from_outputs(json.loads(glue_file.read_text(encoding="utf-8")).values())
     fresh = getattr(nb_file, "_dlfa_glued", {})
     book = {k: v for k, v in book.items() if "_time_" not in k}
     fresh = {k: v for k, v in fresh.items() if "_time_" not in k}

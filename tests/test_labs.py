@@ -1,6 +1,6 @@
 """The labs as homework (tools/homework.py on otter-grader).
 
-Fast (default): the source notebooks are well-formed Otter Assign notebooks; generating
+Fast (default): the source notebooks are well-formed Otter Assign notebooks. Slow: generating
 writes a student notebook and an autograder bundle per lab; the student notebooks (the
 generated ones and the book's copies in labs/student/) hold no solution line and no hidden
 test; the book's copies are up to date.
@@ -152,6 +152,7 @@ def _scan_student(path: Path, source: Path):
     return nb
 
 
+@pytest.mark.slow  # runs otter assign for every lab (about a minute)
 @pytest.mark.parametrize("source", SOURCES, ids=LABS)
 def test_generated_student_notebook_has_no_solution_or_hidden_test(generated, source):
     lab = source.stem
@@ -162,6 +163,7 @@ def test_generated_student_notebook_has_no_solution_or_hidden_test(generated, so
     assert points == {q["name"]: q["points"] for q in homework.questions(source)}
 
 
+@pytest.mark.slow  # runs otter assign for every lab (about a minute)
 @pytest.mark.parametrize("source", SOURCES, ids=LABS)
 def test_book_copy_is_clean_and_up_to_date(generated, source):
     lab = source.stem
