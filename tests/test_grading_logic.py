@@ -275,3 +275,16 @@ def test_generate_merges_private_tests_and_writes_a_working_environment(tmp_path
     bundle.write_bytes(bundle.read_bytes() + b"\0")
     with pytest.raises(SystemExit, match="hash"):
         homework.ensure_bundles(["lab3_schedules"], tmp_path / "dist")
+
+
+def test_private_tmp_is_mounted_before_the_course_so_a_checkout_under_tmp_stays_visible(tmp_path):
+    """A CI clone under /tmp: its .venv and helpers are bound after the sandbox's private /tmp, not hidden by it."""
+    from grading import sandbox
+
+    args = sandbox.command(tmp_path / "lab1_batchnorm.ipynb", 3, 4, sandbox.Limits())
+    tmpfs = args.index("--tmpfs")
+    binds = [i for i, a in enumerate(args) if a == "--ro-bind"]
+    assert args[tmpfs + 1] == "/tmp" and binds
+    late = [args[i + 1] for i in binds if i < tmpfs and args[i + 1] not in ("/usr", "/etc/ld.so.cache")
+            and not args[i + 1].startswith(("/bin", "/sbin", "/lib"))]
+    assert not late, f"bound before the private /tmp (hidden if they live under /tmp): {late}"

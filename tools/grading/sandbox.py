@@ -85,6 +85,9 @@ def command(notebook: Path, rfd: int, wfd: int, limits: Limits, slot: int = 0) -
             args += ["--ro-bind", d, d]
     if os.path.exists("/etc/ld.so.cache"):
         args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    # The private /tmp first: a course checked out under /tmp (a CI clone) is bound on top of it below,
+    # instead of being hidden by it.
+    args += ["--size", str(limits.tmp_mb * 2 ** 20), "--perms", "01777", "--tmpfs", "/tmp"]
     seen: list[Path] = []
     mounts = [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()]
     h = _helpers_dir()
@@ -105,7 +108,6 @@ def command(notebook: Path, rfd: int, wfd: int, limits: Limits, slot: int = 0) -
              "--perms", "0755", "--dir", "/submission",
              "--ro-bind", str(notebook), f"/submission/{notebook.name}",
              "--proc", "/proc", "--dev", "/dev",
-             "--size", str(limits.tmp_mb * 2 ** 20), "--perms", "01777", "--tmpfs", "/tmp",
              "--chdir", "/tmp"]
     env = {"HOME": "/tmp", "TMPDIR": "/tmp", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/.mpl",
            "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
