@@ -107,7 +107,9 @@ class Listener:
 def attacked(tmp_path_factory):
     why = sandbox.self_test()
     if why is not None:
-        pytest.skip(f"no grading sandbox on this machine: {why}")
+        if os.environ.get("DLFA_ALLOW_NO_SANDBOX") == "1":  # a developer machine that refuses namespaces
+            pytest.skip(f"no grading sandbox on this machine: {why}")
+        pytest.fail(f"no grading sandbox on this machine: {why} (set DLFA_ALLOW_NO_SANDBOX=1 to skip)")
     tmp = tmp_path_factory.mktemp("attacks")
     dist = tmp / "dist"
     homework.generate(LABS, dist=dist, pages=False)

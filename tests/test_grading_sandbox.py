@@ -23,7 +23,9 @@ import sandbox  # noqa: E402
 def _sandbox_possible():
     why = sandbox.self_test()
     if why is not None:
-        pytest.skip(f"no grading sandbox on this machine: {why}")
+        if os.environ.get("DLFA_ALLOW_NO_SANDBOX") == "1":  # a developer machine that refuses namespaces
+            pytest.skip(f"no grading sandbox on this machine: {why}")
+        pytest.fail(f"no grading sandbox on this machine: {why} (set DLFA_ALLOW_NO_SANDBOX=1 to skip)")
 
 
 PROBE = r'''

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -234,7 +235,9 @@ def graded(generated, tmp_path_factory):
 
     why = sandbox.self_test()
     if why is not None:
-        pytest.skip(f"no grading sandbox on this machine: {why}")
+        if os.environ.get("DLFA_ALLOW_NO_SANDBOX") == "1":  # a developer machine that refuses namespaces
+            pytest.skip(f"no grading sandbox on this machine: {why}")
+        pytest.fail(f"no grading sandbox on this machine: {why} (set DLFA_ALLOW_NO_SANDBOX=1 to skip)")
     dist = generated / "dist"
     subs = tmp_path_factory.mktemp("submissions")
     for lab in LABS:
