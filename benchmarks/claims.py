@@ -29,11 +29,17 @@ or ``python -m benchmarks.claims [--seeds 0 1 2]`` for a Markdown table.
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
+import hashlib
+import inspect
+import json
 import math
+import platform
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -550,14 +556,92 @@ def book_mismatches(rows: list[dict], glued: dict[str, float], *, seed: int = 0,
     return bad
 
 
+# --------------------------------------------------------------------------- the many-seed record
+RATES_DIR = Path(__file__).resolve().parent / "results" / "claims"
+BENCH_SEEDS = tuple(range(10))   # `make bench` measures every claim on these seeds
+
+
+def fingerprint(claim: Claim) -> str:
+    """A hash of what a claim's figures depend on in this file: its criterion, its measure function
+    and the experiment runners (with their arguments) that the measure reads.
+
+    A recorded rate whose fingerprint differs was measured with other settings, and must be measured
+    again (``python -m benchmarks.claims --chapter N --seeds ... --record``). Changes inside
+    ``helpers.experiments`` are not covered: rerun ``make bench`` after changing an experiment.
+    """
+    measure_src = inspect.getsource(claim.measure)
+    parts = [claim.name, claim.criterion, measure_src, inspect.getsource(claim.holds) if claim.holds.__name__ != "<lambda>"
+             else claim.criterion]
+    for name in sorted(EXPERIMENTS):
+        if f'"{name}"' in measure_src:
+            parts.append(inspect.getsource(EXPERIMENTS[name]))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def record(rows: list[dict], directory: Path | None = None) -> list[Path]:
+    """Write each chapter's rows to ``results/claims/chN.json`` (merged with the claims already recorded
+    there). What ``helpers.verdicts.rate_phrase`` reads and the book glues («در ۹ بذر از ۱۰»)."""
+    directory = Path(directory) if directory is not None else RATES_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    by_name = {c.name: c for c in CLAIMS}
+    written = []
+    for chapter in sorted({r["chapter"] for r in rows}):
+        path = directory / f"ch{chapter}.json"
+        data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"claims": {}}
+        data["cpu"] = platform.processor() or platform.machine()
+        try:
+            data["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
+                               if line.startswith("model name"))
+        except (OSError, StopIteration):
+            pass
+        data["recorded"] = datetime.date.today().isoformat()
+        for r in rows:
+            if r["chapter"] != chapter:
+                continue
+            seeds = sorted(r["held"])
+            data["claims"][r["claim"]] = {
+                "held": sum(bool(r["held"][s]) for s in seeds), "total": len(seeds), "seeds": seeds,
+                "failed_seeds": [s for s in seeds if not r["held"][s]],
+                "fingerprint": fingerprint(by_name[r["claim"]]), "criterion": r["criterion"],
+                "figures": {str(s): r["figures"][s] for s in seeds}}
+        data["claims"] = dict(sorted(data["claims"].items()))
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=_json_default) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _json_default(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot record {value!r}")
+
+
+def load_records(directory: Path | None = None) -> dict:
+    """{claim name: recorded entry} from every ``results/claims/chN.json``."""
+    directory = Path(directory) if directory is not None else RATES_DIR
+    out = {}
+    for path in sorted(directory.glob("ch*.json")):
+        out.update(json.loads(path.read_text(encoding="utf-8"))["claims"])
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Run the book's claims on several seeds; print a Markdown table.")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--only", nargs="*", help="claim names (default: all)")
+    parser.add_argument("--chapter", type=int, nargs="*", help="only the claims of these chapters")
+    parser.add_argument("--record", action="store_true",
+                        help="write how often each claim held to benchmarks/results/claims/chN.json (the book glues it)")
     args = parser.parse_args(argv)
-    claims = [c for c in CLAIMS if not args.only or c.name in args.only]
+    claims = [c for c in CLAIMS if (not args.only or c.name in args.only)
+              and (not args.chapter or c.chapter in args.chapter)]
     rows = evaluate(args.seeds, claims, progress=lambda s: print("...", s, file=sys.stderr, flush=True))
     print(to_markdown(rows))
+    if args.record:
+        for path in record(rows):
+            print("recorded", path, file=sys.stderr)
     for (name, seed), (wall, cpu) in sorted(experiment_times().items()):
         print(f"{name} seed {seed}: {wall:.1f} s wall, {cpu:.1f} s CPU", file=sys.stderr)
     return 0 if all(r["held_on_every_seed"] for r in rows) else 1

@@ -367,6 +367,78 @@ DIGIT_RULES = {
 }
 
 
+# --------------------------------------------------------------------------- D5: where a number comes from
+# The book's policy (CONTRIBUTING.md, "Numbers in prose"): a number in a chapter's prose is glued from an
+# executed cell ({glue:text}, masked), is math or code (masked), is quoted from a cited paper ({cited}`14`
+# in a paragraph that has a {cite:...}), is quoted from the source thread (inside «...», a blockquote or a
+# `claim` box), or is structural: a chapter/section/exercise/figure number, a year, a list number, or part
+# of a name (ResNet-18, CIFAR-10, float32). Any other number was typed by hand and may contradict the runs.
+STRUCTURAL = ("فصل", "فصل‌های", "بخش", "بخش‌های", "تمرین", "تمرین‌های", "شکل", "جدول", "ادعای", "ادعاهای",
+              "پاسخ", "دیدگاه", "آزمایشگاه", "بند", "بندهای", "سطر", "ستون", "رشتهٔ", "سال", "سال‌های", "دههٔ",
+              "نسخهٔ", "شمارهٔ", "قدم", "معادلهٔ", "§")
+_NUMBER = re.compile(f"[0-9{FA_DIGITS}]+(?:[.,\u066B\u066C/][0-9{FA_DIGITS}]+)*")
+_STRUCT_BEFORE = re.compile("(?:" + "|".join(map(re.escape, STRUCTURAL)) + f")[ \t\u200c]*(?:[0-9{FA_DIGITS}]+"
+                            f"[ \t]*(?:،|و|تا|-|–|,)[ \t]*)*$")
+_DIGIT_VALUE = str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")
+
+
+def _quoted_spans(text: str) -> list[tuple[int, int]]:
+    """Spans quoted from a source: «...», blockquote lines, and the bodies of `claim` admonitions."""
+    spans = [m.span() for m in re.finditer("«[^«»]*»", text)]
+    pos, in_claim, opener = 0, False, ""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if in_claim:
+            if stripped == opener:
+                in_claim = False
+            else:
+                spans.append((pos, pos + len(line)))
+        elif re.match(r"^(:{3,}|`{3,})\{admonition\}", stripped) and any(
+                lines[j].strip() == ":class: claim" for j in range(i + 1, min(i + 4, len(lines)))):
+            in_claim, opener = True, re.match(r"^(:{3,}|`{3,})", stripped).group(1)
+        if stripped.startswith(">"):
+            spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return spans
+
+
+def _unsourced_numbers(masked: str, text: str) -> Iterator[tuple[int, int]]:
+    quoted = _quoted_spans(text)
+    for m in _NUMBER.finditer(masked):
+        s, e = m.span()
+        before, after = masked[max(0, s - 40):s], masked[e:e + 1]
+        if re.search(r"[A-Za-z_\-]$", before) or re.match(r"[A-Za-z]", after):
+            continue                                   # part of a name: ResNet-18, float32, x5
+        value = m.group(0).translate(_DIGIT_VALUE)
+        if re.fullmatch(r"(1[5-9]|20)[0-9]{2}", value):
+            continue                                   # a year
+        line_start = masked.rfind("\n", 0, s) + 1
+        if re.fullmatch(r"[ \t>|*-]*", masked[line_start:s]) and masked[e:e + 1] in (".", ")"):
+            continue                                   # a list number: «۱. ...»
+        if _STRUCT_BEFORE.search(before):
+            continue                                   # «فصل ۴»، «تمرین‌های ۲ و ۳»
+        if any(a <= s < b for a, b in quoted):
+            continue                                   # quoted from the source thread
+        yield s, e
+
+
+def _cited_without_cite(masked: str, text: str) -> Iterator[tuple[int, int]]:
+    for para in re.finditer(r"(?:(?!\n[ \t]*\n).)+", text, re.S):
+        if "{cited}" in para.group(0) and "{cite" not in para.group(0).replace("{cited}", ""):
+            k = para.group(0).index("{cited}")
+            yield para.start() + k, para.start() + k + 7
+
+
+SOURCE_RULES = [
+    Rule("D5-UNSOURCED-NUMBER", ERROR, "a number typed in prose: glue it from a cell ({glue:text}), quote a "
+         "cited paper ({cited}`N` with {cite:p}), write math/code, or write small counts as words",
+         _unsourced_numbers),
+    Rule("D5-CITED-NO-CITE", ERROR, "{cited} number in a paragraph that cites no paper ({cite:p}`key`)",
+         _cited_without_cite),
+]
+
+
 def _lines_with_offsets(s: str) -> Iterator[tuple[int, str]]:
     pos = 0
     for line in s.split("\n"):
@@ -428,13 +500,15 @@ def _excerpt(text: str, s: int, e: int) -> str:
     return "".join(names.get(ch, ch) for ch in frag)
 
 
-def lint_text(text: str, path: str = "<text>", *, digits: str = "any", cell: int | None = None) -> list[Finding]:
-    """Lint Persian prose in Markdown/MyST `text`.  digits: "any" (default), "persian" or "latin"."""
+def lint_text(text: str, path: str = "<text>", *, digits: str = "any", cell: int | None = None,
+              sources: bool = False) -> list[Finding]:
+    """Lint Persian prose in Markdown/MyST `text`.  digits: "any" (default), "persian" or "latin".
+    sources: also apply D5 (every number in prose has a source: glued, cited, quoted or structural)."""
     if digits not in ("any", "persian", "latin"):
         raise ValueError(f"digits must be 'any', 'persian' or 'latin', got {digits!r}")
     text = text.replace("\r\n", "\n")
     masked = mask(text)
-    rules = RULES + ([DIGIT_RULES[digits]] if digits in DIGIT_RULES else [])
+    rules = RULES + ([DIGIT_RULES[digits]] if digits in DIGIT_RULES else []) + (SOURCE_RULES if sources else [])
     found: list[Finding] = []
 
     def add(rule_id: str, sev: str, msg: str, s: int, e: int) -> None:
@@ -454,12 +528,12 @@ def lint_text(text: str, path: str = "<text>", *, digits: str = "any", cell: int
     return found
 
 
-def lint_file(path: str | Path, *, digits: str = "any") -> list[Finding]:
+def lint_file(path: str | Path, *, digits: str = "any", sources: bool = False) -> list[Finding]:
     """Lint a .md file, or every markdown cell of a .ipynb notebook (findings carry the cell index)."""
     path = Path(path)
     raw = path.read_text(encoding="utf-8")
     if path.suffix != ".ipynb":
-        return lint_text(raw, str(path), digits=digits)
+        return lint_text(raw, str(path), digits=digits, sources=sources)
     try:
         cells = json.loads(raw)["cells"]
     except (ValueError, KeyError, TypeError) as exc:
@@ -469,7 +543,7 @@ def lint_file(path: str | Path, *, digits: str = "any") -> list[Finding]:
         if c.get("cell_type") == "markdown":
             src = c.get("source", "")
             src = "".join(src) if isinstance(src, list) else src
-            found += lint_text(src, str(path), digits=digits, cell=i)
+            found += lint_text(src, str(path), digits=digits, cell=i, sources=sources)
     return found
 
 
@@ -516,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("paths", nargs="*", help="files or folders (default: the book's prose under the repo root)")
     ap.add_argument("--digits", choices=("any", "persian", "latin"), default="any",
                     help="digit policy for prose (default: any; D4 mixed digits is always checked)")
+    ap.add_argument("--sources", action="store_true",
+                    help="D5: every number in prose must be glued, cited ({cited}), quoted or structural")
     ap.add_argument("--no-info", action="store_true", help="do not print INFO findings")
     args = ap.parse_args(argv)
     files: list[Path] = []
@@ -528,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"no such file or folder: {p}")
     if not args.paths:
         files = book_prose_files(root)
-    findings = [f for p in files for f in lint_file(p, digits=args.digits)]
+    findings = [f for p in files for f in lint_file(p, digits=args.digits, sources=args.sources)]
     for f in findings:
         if not (args.no_info and f.severity == INFO):
             print(f)
