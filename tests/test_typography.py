@@ -244,3 +244,37 @@ def test_book_prose_has_no_typography_errors(tmp_path):
     assert not any(p.parent == REPO and p.name.lower() == "readme.md" for p in files)
     errors = [f for p in files for f in pl.lint_file(p) if f.severity == "ERROR"]
     assert errors == [], f"{len(errors)} typography error(s) in the book:\n{readable(errors)}"
+
+
+# ---- D5: every number in prose has a source (opt-in: --sources; applied to the chapters by test_prose_sources)
+@pytest.mark.parametrize("text", [
+    "دقت {glue:text}`acc:.1%` بود.",                                  # glued
+    "در فصل ۴ و تمرین‌های ۲ و ۳ دیدیم.",                                # structural
+    "این مقاله در سال ۲۰۱۵ منتشر شد.",                                  # a year
+    "شبکهٔ ResNet-18 و داده‌های CIFAR-10 با float32.",                   # part of a name
+    "مقاله {cited}`14` برابر گام کمتر گزارش کرد {cite:p}`ioffe2015batch`.",  # quoted from a cited paper
+    "پاسخ نوشت «ده برابر یا ۱۰ برابر سریع‌تر».",                          # quoted from the source
+    "> نویسنده: ۱۵۲ لایه",                                              # blockquote of the source
+    "مشتق $1/4$ است و کد `lr=0.1` را می‌گیرد.",                          # math and code
+    "۱. نخست این.\n۲. سپس آن.",                                         # list numbers
+])
+def test_sourced_numbers_pass(text):
+    found = [f for f in pl.lint_text(text, sources=True) if f.rule.startswith("D5")]
+    assert not found, readable(found)
+
+
+@pytest.mark.parametrize("text", [
+    "شبکه در ۱۴ گام آموزش دید.",
+    "دقت 0.93 بود.",
+    "با ۳۲ گروه روی ۶۴ ویژگی.",
+    "مقاله {cited}`14` برابر گام کمتر گزارش کرد.",                       # {cited} without {cite:p}
+])
+def test_unsourced_numbers_fire(text):
+    assert any(r.startswith("D5") for r in rules_of(text, sources=True)), text
+    assert not any(r.startswith("D5") for r in rules_of(text)), "D5 is opt-in"
+
+
+def test_claim_box_bodies_are_quotes():
+    text = ":::{admonition} ادعا\n:class: claim\nسرعت ۵ برابر می‌شود.\n:::\n\nاما ما ۳ بار دیدیم."
+    found = [f for f in pl.lint_text(text, sources=True) if f.rule.startswith("D5")]
+    assert [f.line for f in found] == [6], readable(found)
