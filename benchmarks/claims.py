@@ -602,7 +602,7 @@ def record(rows: list[dict], directory: Path | None = None) -> list[Path]:
             data["claims"][r["claim"]] = {
                 "held": sum(bool(r["held"][s]) for s in seeds), "total": len(seeds), "seeds": seeds,
                 "failed_seeds": [s for s in seeds if not r["held"][s]],
-                "fingerprint": fingerprint(by_name[r["claim"]]), "criterion": r["criterion"],
+                "fingerprint": fingerprint(by_name[r["claim"]]), "criterion": r["criterion"], "cpu": data["cpu"],
                 "figures": {str(s): r["figures"][s] for s in seeds}}
         data["claims"] = dict(sorted(data["claims"].items()))
         path.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=_json_default) + "\n", encoding="utf-8")
