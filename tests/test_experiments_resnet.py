@@ -150,3 +150,25 @@ def test_forward_rate_is_positive():
     r = rx.forward_rate(depth=18, image_size=32, repeats=1, device=CPU)
     assert r["seconds"] > 0 and r["rate"] == pytest.approx(r["flops"] / r["seconds"])
     assert r["flops"] > 0 and r["images_per_second"] > 0
+
+
+def _first_last_grad_ratio(model, X, y):
+    model.train()
+    model.zero_grad()
+    torch.nn.functional.cross_entropy(model(X), y).backward()
+    return (model.stem[0].weight.grad.norm() / model.fc.weight.grad.norm()).item()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_deep_plain_bn_net_gradient_grows_towards_the_input_at_init(mnist1d, seed):
+    """Chapter 5's «not vanishing, exploding» (Yang et al. 2019): at init, a 30-layer plain BN MLP's first-layer
+    gradient is many times its last layer's, a 6-layer one's is not, and the residual twin's is far smaller."""
+    X, y = mnist1d.X_train[:128], mnist1d.y_train[:128]
+    ratios = {}
+    for residual, blocks in ((False, 14), (False, 2), (True, 14)):
+        torch.manual_seed(seed)
+        model = rx.ResidualMLP(X.shape[1], 64, blocks, residual=residual)
+        ratios[(residual, blocks)] = _first_last_grad_ratio(model, X, y)
+    assert ratios[(False, 14)] > 10, ratios
+    assert ratios[(False, 2)] < 2, ratios
+    assert ratios[(True, 14)] < ratios[(False, 14)] / 10, ratios
