@@ -15,7 +15,7 @@ help:
 	@echo "make check  fast tests: helpers vs PyTorch, lint, notebook hygiene (no browser, no notebook runs, no root)"
 	@echo "make test   run every test (helpers, notebooks, book build, typography, browser); what CI runs"
 	@echo "make lab    open the chapters and labs in JupyterLab"
-	@echo "make bench  benchmark report (build times, notebook times, helper ratios, claims on 3 seeds)"
+	@echo "make bench  benchmark report (build times, notebook times, helper ratios, claims on 10 seeds, recorded for the book)"
 	@echo "make homework                 student notebooks + autograder bundles into dist/"
 	@echo "make grade SUBMISSIONS=dir    grade submitted notebooks into grades/"
 

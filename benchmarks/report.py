@@ -33,6 +33,7 @@ the wall time would be on an idle machine, for these single-threaded runs).
 from __future__ import annotations
 
 import argparse
+import math
 import datetime as dt
 import json
 import os
@@ -278,7 +279,9 @@ def main(argv=None) -> int:
     p.add_argument("--skip-extra", action="store_true", help="do not execute the notebooks the book does not execute")
     p.add_argument("--skip-helpers", action="store_true", help="no helpers-vs-PyTorch benchmark")
     p.add_argument("--skip-claims", action="store_true", help="no claims table")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)),
+                   help="claims seeds (default: 0-9, recorded to benchmarks/results/claims/ for the book to glue)")
+    p.add_argument("--no-record", action="store_true", help="do not write the claims record")
     p.add_argument("--repeats", type=int, default=15, help="timed runs per helpers case")
     p.add_argument("--tests", action="store_true", help="also time the full test command (long)")
     p.add_argument("--test-cmd", default=f"{VENV_BIN / 'python'} -m pytest",
@@ -362,6 +365,9 @@ def main(argv=None) -> int:
         claims_rows = C.evaluate(args.seeds, progress=lambda s: log("claim " + s))
         claims_wall, claims_cpu = time.perf_counter() - t0, time.process_time() - c0
         claims_md = C.to_markdown(claims_rows)
+        if not args.no_record:
+            for path in C.record(claims_rows):
+                log(f"recorded {path}")
         claim_times = C.experiment_times()
         if glued and 0 in args.seeds:
             mismatches = C.book_mismatches(claims_rows, glued)
@@ -400,9 +406,11 @@ def main(argv=None) -> int:
         if failed:
             budget_lines.append(f"FAIL  notebooks that raised: {', '.join(failed)}")
     if claims_rows:
-        flipped = [r["claim"] for r in claims_rows if not r["held_on_every_seed"]]
-        budget_lines.append(f"{'FAIL' if flipped else 'PASS'}  every claim held on seeds {args.seeds}"
-                            + (f" (not: {', '.join(flipped)})" if flipped else f" ({len(claims_rows)} claims)"))
+        need = math.ceil(0.8 * len(args.seeds))
+        weak = [f"{r['claim']} ({sum(r['held'].values())}/{len(args.seeds)})" for r in claims_rows
+                if sum(r["held"].values()) < need]
+        budget_lines.append(f"{'FAIL' if weak else 'PASS'}  every claim held on at least {need} of the seeds {args.seeds}"
+                            + (f" (not: {', '.join(weak)})" if weak else f" ({len(claims_rows)} claims)"))
     if mismatches is not None:
         budget_lines.append(f"{'FAIL' if mismatches else 'PASS'}  claims on seed 0 equal the numbers the book glued"
                             + (f": {'; '.join(mismatches)}" if mismatches else ""))
