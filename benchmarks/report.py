@@ -21,7 +21,7 @@ What it measures, in this order (each step can be skipped, see ``--help``):
    small ``sitecustomize`` hook; notebooks the book does not execute (the labs' source notebooks,
    a page not yet in the table of contents) are executed once with nbclient, timed the same way.
 4. **Helpers vs PyTorch**: ``benchmarks/bench_helpers.py``'s ratios.
-5. **The claims table**: ``benchmarks/claims.py`` on seeds 0, 1, 2, and a check that seed 0 gives
+5. **The claims table**: ``benchmarks/claims.py`` on seeds 0-9 (recorded to ``benchmarks/results/claims/``), and a check that seed 0 gives
    exactly the numbers the freshly built book glued.
 6. Optionally (``--tests``), **the full test command**'s wall and CPU time.
 
