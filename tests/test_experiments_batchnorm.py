@@ -120,3 +120,69 @@ def test_step_time_is_positive():
 def test_flatten_keeps_numbers_only():
     flat = bnx.flatten({"a": 1, "b": {"c": 2.5, "d": None, "e": True, "f": "text"}, "g": [1, 2]}, "x")
     assert flat == {"x_a": 1, "x_b_c": 2.5}
+
+
+def test_init_primer_he_keeps_the_relu_signal_and_default_loses_it(tiny):
+    r = bnx.init_primer(seed=0, depth=6, hidden=32, data=tiny)
+    assert r["layers"] == [1, 2, 3, 4, 5, 6]
+    for act in ("tanh", "relu"):
+        for init in ("default", "xavier", "kaiming"):
+            stds = r[act][init]
+            assert len(stds) == 6 and all(s > 0 and math.isfinite(s) for s in stds)
+            assert r["ratio"][f"{act}_{init}"] == pytest.approx(stds[-1] / stds[0])
+    # default init shrinks a ReLU net's signal by far more than He's init does
+    assert r["ratio"]["relu_default"] < 0.1 * r["ratio"]["relu_kaiming"]
+    with pytest.raises(ValueError, match="depth"):
+        bnx.init_primer(depth=1, data=tiny)
+
+
+def test_standardize_demo_keeps_the_shape():
+    r = bnx.standardize_demo(seed=0)
+    assert r["z_mean"] == pytest.approx(0, abs=1e-9) and r["z_std"] == pytest.approx(1, abs=1e-9)
+    assert r["z_skew"] == pytest.approx(r["raw_skew"], abs=1e-9) and abs(r["raw_skew"]) > 1
+    assert r["mode_fraction_z"] == r["mode_fraction_raw"] <= 0.75
+    assert len(r["raw"]) == len(r["standardized"]) == r["n"]
+    # a uniform distribution with variance 1 spans ±√3; the skewed pixel reaches far beyond on one side
+    assert r["z_max"] > r["uniform_half_width"] > -r["z_min"]
+    with pytest.raises(ValueError, match="pixel"):
+        bnx.standardize_demo(seed=0, pixel=0)  # the top-left pixel is blank in every digit
+
+
+def test_conditioning_demo_standardising_fixes_scales_not_correlations():
+    r = bnx.conditioning_demo(seed=0, n=400, scale=10.0, rho=0.9)
+    assert r["uncorrelated_raw"]["kappa"] > 50 and r["uncorrelated_standardized"]["kappa"] < 1.5
+    # standardised, correlated features keep kappa near (1 + rho) / (1 - rho) = 19
+    corr = r["correlated_standardized"]["sample_corr"]
+    assert r["correlated_standardized"]["kappa"] == pytest.approx((1 + corr) / (1 - corr), rel=1e-6)
+    for case in ("uncorrelated", "correlated"):
+        assert r[f"{case}_standardized"]["steps"] < r[f"{case}_raw"]["steps"]
+    assert bnx.conditioning_demo(seed=0, n=400, max_steps=5)["correlated_raw"]["steps"] is None
+    with pytest.raises(ValueError, match="rho"):
+        bnx.conditioning_demo(rho=1.0)
+
+
+def test_test_time_statistics_do_not_change_training(tiny):
+    kwargs = dict(seed=0, steps=20, hidden=16, depth=2, batch_size=20, data=tiny, device=CPU)
+    plain = bnx.generalization_gap(**kwargs)
+    tracked = bnx.generalization_gap(test_time_stats=True, **kwargs)
+    assert tracked["batch"]["test_acc"] == plain["batch"]["test_acc"]  # the hooks only read
+    t = tracked["batch"]["test_time"]
+    assert t["ema"]["test_acc"] == plain["batch"]["test_acc"]  # "ema" is the model as trained
+    assert t["final_weights"]["mean_dist"] == [0.0, 0.0] and t["final_weights"]["var_dist"] == [0.0, 0.0]
+    for name in ("ema", "all_training"):
+        assert _is_acc(t[name]["test_acc"]) and len(t[name]["mean_dist"]) == 2
+        assert all(d >= 0 and math.isfinite(d) for d in t[name]["mean_dist"] + t[name]["var_dist"])
+    assert "test_time" not in plain["batch"] and "test_time" not in tracked["none"]
+
+
+def test_step_time_bn_after_relu_sees_zeros():
+    r = bnx.step_time(batch_size=16, hidden=16, depth=2, steps=2, warmup=1, repeats=1,
+                      norms=("none", "batch", "batch_after"))
+    assert 0.2 < r["batch_after_zero_fraction"] < 0.8
+    assert r["batch_after_overhead"] == pytest.approx(r["batch_after"] / r["none"])
+
+
+def test_small_batch_records_the_renorm_settings(tiny):
+    r = bnx.small_batch(seed=0, batch_sizes=(20,), norms=("batch_renorm",), epochs=1, hidden=16, depth=2,
+                        data=tiny, device=CPU)
+    assert r["config"]["renorm"] == {"r_max": 3.0, "d_max": 5.0, "momentum": 0.01}

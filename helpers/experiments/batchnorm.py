@@ -10,6 +10,7 @@ seconds on one CPU thread; the tests call them smaller.
 Results are deterministic for a given ``seed`` on the CPU. Only ``step_time`` measures
 wall time, which varies from run to run by nature.
 """
+import copy
 import math
 import time
 from collections import OrderedDict
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 
 from helpers.data import load_digits
 from helpers.models import make_mlp
-from helpers.norm import batchnorm_forward
+from helpers.norm import BatchNorm, batchnorm_forward
 from helpers.seeding import set_seed
 from helpers.train import accuracy, fit
 
@@ -27,6 +28,9 @@ NUM_CLASSES = 10
 
 __all__ = [
     "bn_demo",
+    "init_primer",
+    "standardize_demo",
+    "conditioning_demo",
     "steps_to_target",
     "lr_sweep",
     "init_scale_sweep",
@@ -116,6 +120,131 @@ def bn_demo(*, seed=0, batch_size=6, num_features=3, steps=5, momentum=0.1, devi
         "max_train_eval_diff": (out_train - out_eval).abs().max().item(),
         "same_sample_diff": (out_train[0] - out_mixed[0]).abs().max().item(),
     }
+
+
+def init_primer(*, seed=0, depth=10, hidden=100, activations=("tanh", "relu"),
+                inits=("default", "xavier", "kaiming"), data=None):
+    """How the initialisation sets the size of the signal through ``depth`` layers (no training).
+
+    The training images go through freshly initialised MLPs (no normalisation) of ``depth``
+    hidden layers; for each hidden layer the "signal" is the standard deviation of its
+    pre-activations ACROSS THE SAMPLES (root-mean-square over the units): how differently the
+    layer responds to different images. A constant response (std 0) carries no information
+    about the input. Returns ``{"layers": [1..depth], act: {init: [std per layer]}, "ratio":
+    {"act_init": std at layer depth / std at layer 1}}``.
+    """
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 2:
+        raise ValueError(f"depth must be an int >= 2 (a first and a last layer to compare), got {depth!r}")
+    data = _data(data, seed)
+    out = {"layers": list(range(1, depth + 1)), "activations": list(activations), "inits": list(inits),
+           "config": {"depth": depth, "hidden": hidden, "n_samples": len(data.X_train)}, "ratio": {}}
+    for act in activations:
+        out[act] = {}
+        for init in inits:
+            set_seed(seed)
+            model = make_mlp(data.X_train.shape[1], hidden, depth, NUM_CLASSES, activation=act, init=init)
+            stds, x = [], data.X_train
+            with torch.no_grad():
+                for name, module in model.named_children():
+                    x = module(x)
+                    if name.startswith("linear") and name != f"linear{depth + 1}":
+                        stds.append(x.std(0).pow(2).mean().sqrt().item())
+            out[act][init] = stds
+            out["ratio"][f"{act}_{init}"] = stds[-1] / stds[0]
+    return out
+
+
+def _skewness(x):
+    x = x.double()
+    centred = x - x.mean()
+    return (centred.pow(3).mean() / centred.pow(2).mean().pow(1.5)).item()
+
+
+def standardize_demo(*, seed=0, pixel=None, max_mode_fraction=0.75):
+    """Standardising a feature (mean 0, variance 1) moves and rescales it; it keeps its shape.
+
+    Takes one pixel of the raw 8×8 digits (values 0..16, divided by 16) over the training
+    images of ``load_digits(seed=seed)``; by default the most skewed pixel among those that
+    are not nearly constant (at most ``max_mode_fraction`` of the images share its most common
+    value). Returns the raw and standardised values, their mean, std and skewness (a
+    shape measure that an affine map with positive scale leaves unchanged), the fraction of
+    images at the most common value before and after, and what a uniform distribution with
+    variance 1 would look like (range ±√3, skewness 0).
+    """
+    data = load_digits(seed=seed, standardize=False)
+    X = data.X_train.double()
+    std = X.std(0, unbiased=False)
+    if pixel is None:
+        usable = [j for j in range(X.shape[1]) if std[j] > 0
+                  and (X[:, j] == X[:, j].mode().values).double().mean() <= max_mode_fraction]
+        if not usable:
+            raise ValueError(f"no pixel has at most {max_mode_fraction} of the images at one value")
+        pixel = max(usable, key=lambda j: abs(_skewness(X[:, j])))
+    if not isinstance(pixel, int) or isinstance(pixel, bool) or not 0 <= pixel < X.shape[1] or std[pixel] == 0:
+        raise ValueError(f"pixel must be the index of a non-constant pixel in [0, {X.shape[1]}), got {pixel!r}")
+    raw = X[:, pixel]
+    z = (raw - raw.mean()) / raw.std(unbiased=False)
+    mode_raw = raw.mode().values.item()
+    return {
+        "pixel": pixel, "n": len(raw),
+        "raw": raw.tolist(), "standardized": z.tolist(),
+        "raw_mean": raw.mean().item(), "raw_std": raw.std(unbiased=False).item(), "raw_skew": _skewness(raw),
+        "z_mean": z.mean().item(), "z_std": z.std(unbiased=False).item(), "z_skew": _skewness(z),
+        "z_min": z.min().item(), "z_max": z.max().item(),
+        "mode_fraction_raw": (raw == mode_raw).double().mean().item(),
+        "mode_fraction_z": (z == z[raw == mode_raw][0]).double().mean().item(),
+        "uniform_half_width": math.sqrt(3.0),
+    }
+
+
+def _gd_steps(H, b, lr, tol, max_steps):
+    """Gradient descent on 0.5 w'Hw - b'w from w = 0 until the loss gap is below tol × the initial gap.
+
+    The gap is 0.5 e'He with e = w - w*, and one step maps e to (I - lr H) e; plain floats, as
+    the problem is 2×2 and a loop of tensor calls would cost more than the arithmetic.
+    """
+    (h11, h12), (_, h22) = H.tolist()
+    e1, e2 = (-torch.linalg.solve(H, b)).tolist()
+    gap = lambda a, c: 0.5 * (h11 * a * a + 2 * h12 * a * c + h22 * c * c)  # noqa: E731
+    limit = tol * gap(e1, e2)
+    for step in range(1, max_steps + 1):
+        e1, e2 = e1 - lr * (h11 * e1 + h12 * e2), e2 - lr * (h12 * e1 + h22 * e2)
+        if gap(e1, e2) <= limit:
+            return step
+    return None
+
+
+def conditioning_demo(*, seed=0, n=1000, scale=10.0, rho=0.9, tol=1e-6, max_steps=100_000):
+    """Why standardising the inputs lets one learning rate suit every feature, and where it does not.
+
+    Linear regression (squared error) on two features, with gradient descent at the rate
+    1/λ_max (the largest curvature sets the largest stable rate, 2/λ_max). Four inputs:
+    features of scales 1 and ``scale``, uncorrelated or with correlation ``rho``, raw or
+    standardised (each feature to mean 0, variance 1: what batch norm does per feature). For
+    each: the Hessian's eigenvalues, its condition number κ = λ_max / λ_min, and the steps to
+    bring the loss gap below ``tol`` of the start (None if more than ``max_steps``); GD needs
+    about κ·ln(1/tol) steps.
+    """
+    if not scale > 0 or not -1 < rho < 1:
+        raise ValueError(f"need scale > 0 and -1 < rho < 1, got scale={scale!r}, rho={rho!r}")
+    gen = set_seed(seed)
+    z = torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    w_true = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    out = {"config": {"n": n, "scale": scale, "rho": rho, "tol": tol, "max_steps": max_steps}}
+    for corr_name, r in (("uncorrelated", 0.0), ("correlated", rho)):
+        base = torch.stack([z[:, 0], r * z[:, 0] + math.sqrt(1 - r * r) * z[:, 1]], 1)
+        raw = base * torch.tensor([1.0, scale], dtype=torch.float64)
+        y = raw @ w_true + 0.1 * torch.randn(n, generator=gen, dtype=torch.float64)
+        for std_name, X in (("raw", raw), ("standardized", (raw - raw.mean(0)) / raw.std(0, unbiased=False))):
+            Xc, yc = X - X.mean(0), y - y.mean()
+            H, b = Xc.T @ Xc / n, Xc.T @ yc / n
+            eig = torch.linalg.eigvalsh(H)
+            lam_min, lam_max = eig[0].item(), eig[-1].item()
+            out[f"{corr_name}_{std_name}"] = {
+                "eigenvalues": [lam_min, lam_max], "kappa": lam_max / lam_min,
+                "sample_corr": torch.corrcoef(X.T)[0, 1].item(),
+                "steps": _gd_steps(H, b, 1.0 / lam_max, tol, max_steps)}
+    return out
 
 
 def steps_to_target(*, seed=0, target=0.95, lr=0.5, hidden=100, depth=3, activation="sigmoid",
@@ -218,25 +347,105 @@ def deep_network(*, seed=0, depth=10, hidden=100, activation="sigmoid", lr=0.5, 
     return out
 
 
+def _track_batch_stats(model, *, only_training_steps):
+    """Sum each BatchNorm layer's batch mean and unbiased batch variance over the forward passes.
+
+    Returns ``(sums, handles)``: ``sums[i] = [count, sum of means, sum of variances]`` for the
+    i-th BatchNorm layer; remove the hooks with ``h.remove()``. With ``only_training_steps`` a
+    pass counts only in training mode with gradients on (an optimisation step, not an evaluation).
+    """
+    layers = [m for m in model.modules() if isinstance(m, BatchNorm)]
+    sums = [[0, 0.0, 0.0] for _ in layers]
+
+    def make_hook(acc):
+        def hook(module, inputs):
+            if only_training_steps and not (module.training and torch.is_grad_enabled()):
+                return
+            x = inputs[0].detach()
+            acc[0] += 1
+            acc[1] = acc[1] + x.mean(0)
+            acc[2] = acc[2] + x.var(0, unbiased=True)
+        return hook
+
+    return sums, [layer.register_forward_pre_hook(make_hook(acc)) for layer, acc in zip(layers, sums)]
+
+
+def _with_stats(model, stats):
+    """A copy of ``model`` whose BatchNorm layers hold the given (mean, var) as running statistics."""
+    twin = copy.deepcopy(model)
+    for layer, (mean, var) in zip([m for m in twin.modules() if isinstance(m, BatchNorm)], stats):
+        layer.running_mean.copy_(mean)
+        layer.running_var.copy_(var)
+    return twin
+
+
+def _test_time_statistics(model, data, sums, *, batch_size, seed):
+    """Three choices of the statistics a BN model uses at test time, compared.
+
+    - "ema": the running averages kept during training (momentum 0.1, PyTorch's and this course's way);
+    - "all_training": the plain average of every training step's batch statistics (a literal
+      "mean of the means of training time": early steps, made with other weights, count as much
+      as the last ones);
+    - "final_weights": Ioffe & Szegedy's Algorithm 2: with the trained weights frozen, the average
+      of the batch means and of the unbiased batch variances over one pass of training batches.
+    Returns each one's test accuracy and its distance from "final_weights" (per layer, averaged
+    over the features: |mean - reference mean| / reference std, and |log(var / reference var)|).
+    """
+    layers = [m for m in model.modules() if isinstance(m, BatchNorm)]
+    twin = copy.deepcopy(model).train()
+    final, handles = _track_batch_stats(twin, only_training_steps=False)
+    order = torch.randperm(len(data.X_train), generator=torch.Generator().manual_seed(seed))
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        for i in range(0, len(order) - batch_size + 1, batch_size):
+            twin(data.X_train[order[i:i + batch_size]].to(device))
+    for h in handles:
+        h.remove()
+    choices = {"ema": [(l.running_mean.clone(), l.running_var.clone()) for l in layers],
+               "all_training": [(a[1] / a[0], a[2] / a[0]) for a in sums],
+               "final_weights": [(a[1] / a[0], a[2] / a[0]) for a in final]}
+    out = {}
+    for name, stats in choices.items():
+        mean_dist, var_dist = [], []
+        for (mean, var), (ref_mean, ref_var) in zip(stats, choices["final_weights"]):
+            mean_dist.append(((mean - ref_mean).abs() / ref_var.sqrt()).mean().item())
+            var_dist.append((var / ref_var).log().abs().mean().item())
+        out[name] = {"test_acc": accuracy(_with_stats(model, stats), data.X_test, data.y_test),
+                     "mean_dist": mean_dist, "var_dist": var_dist}
+    return out
+
+
 def generalization_gap(*, seed=0, lr=0.1, steps=1500, hidden=100, depth=3, activation="relu",
-                       batch_size=32, data=None, device=None):
+                       batch_size=32, test_time_stats=False, data=None, device=None):
     """Does BN regularise here? Train accuracy, test accuracy and their gap, with and without BN.
 
     Both networks are trained for the same number of steps at the same learning rate (long
     enough that both fit the training set); a regulariser would show as a smaller gap or a
     higher test accuracy. The chapter reports whatever this measures.
+
+    ``test_time_stats=True`` also records every training step's batch statistics in the BN
+    model (read-only hooks: training is unchanged) and compares three choices of test-time
+    statistics in ``out["batch"]["test_time"]`` (see ``_test_time_statistics``).
     """
     data = _data(data, seed)
     out = {"config": {"lr": lr, "steps": steps, "hidden": hidden, "depth": depth,
                       "batch_size": batch_size, "activation": activation}}
     for norm in ("none", "batch"):
         model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed)
+        track = test_time_stats and norm == "batch"
+        if track:
+            sums, handles = _track_batch_stats(model, only_training_steps=True)
         h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
                 batch_size=batch_size, lr=lr, eval_every=steps, seed=seed, device=device, progress=False)
         r = _final(model, data, h)
         r["gap"] = None if r["diverged"] else r["train_acc"] - r["test_acc"]
         r["test_loss"] = None if h.diverged else _clean(h.test_loss[-1])
         r["train_loss"] = None if h.diverged else _clean(h.eval_train_loss[-1])
+        if track:
+            for handle in handles:
+                handle.remove()
+            if not h.diverged:
+                r["test_time"] = _test_time_statistics(model, data, sums, batch_size=batch_size, seed=seed)
         out[norm] = r
     return out
 
@@ -289,6 +498,10 @@ def small_batch(*, seed=0, batch_sizes=(2, 4, 32), norms=("none", "batch", "laye
             if norm in ("batch", "batch_renorm") and not h.diverged:
                 row["test_acc_train_mode"] = _accuracy_in_train_mode(model, data.X_test, data.y_test, bs)
             out[norm][bs] = row
+    if "batch_renorm" in norms:  # the settings the Batch Renorm layers ran with (helpers.norm.BatchRenorm's defaults)
+        layer = next(m for m in _mlp(data, hidden=hidden, depth=depth, activation=activation, norm="batch_renorm",
+                                     seed=seed).modules() if hasattr(m, "r_max"))
+        out["config"]["renorm"] = {"r_max": layer.r_max, "d_max": layer.d_max, "momentum": layer.momentum}
     return out
 
 
@@ -296,8 +509,10 @@ def step_time(*, seed=0, batch_size=256, hidden=256, depth=3, steps=60, warmup=2
               norms=("none", "batch", "torch_batch"), device="cpu"):
     """Wall time of one training step (forward, backward, SGD update), per normalisation, in ms.
 
-    "batch" is the course's ``helpers.norm.BatchNorm`` (hand-written backward), "torch_batch"
-    PyTorch's native ``nn.BatchNorm1d`` placed where make_mlp puts the norm. The fastest of
+    "batch" is the course's ``helpers.norm.BatchNorm`` (hand-written backward) before each ReLU,
+    "batch_after" the same layer after each ReLU (``norm_position="after"``: its inputs are
+    ReLU outputs, about half of them zeros), "torch_batch" PyTorch's native ``nn.BatchNorm1d``
+    placed where make_mlp puts the norm. The fastest of
     ``repeats`` interleaved timings of ``steps`` steps, after ``warmup`` untimed steps (on a
     shared machine the minimum is the least disturbed estimate). This measures this
     machine now (CPU by default, as the chapter discusses CPU cost): it varies between runs.
@@ -319,6 +534,8 @@ def step_time(*, seed=0, batch_size=256, hidden=256, depth=3, steps=60, warmup=2
                 if name.startswith("linear") and name != f"linear{depth + 1}":
                     layers.append((name.replace("linear", "norm"), torch.nn.BatchNorm1d(hidden)))
             model = torch.nn.Sequential(OrderedDict(layers))
+        elif norm == "batch_after":  # the course's BatchNorm after the ReLU: its inputs are about half zeros
+            model = make_mlp(64, hidden, depth, NUM_CLASSES, activation="relu", norm="batch", norm_position="after")
         else:
             model = make_mlp(64, hidden, depth, NUM_CLASSES, activation="relu", norm=norm)
         model.to(device).train()
@@ -333,6 +550,15 @@ def step_time(*, seed=0, batch_size=256, hidden=256, depth=3, steps=60, warmup=2
         if device.type == "cuda":
             torch.cuda.synchronize()
 
+    if "batch_after" in norms:  # how many of the after-ReLU norm layers' inputs are zeros
+        zeros = []
+        hooks = [m.register_forward_pre_hook(lambda mod, inp: zeros.append((inp[0] == 0).float().mean().item()))
+                 for m in runs["batch_after"][0].modules() if isinstance(m, BatchNorm)]
+        with torch.no_grad():
+            runs["batch_after"][0](X)
+        for h in hooks:
+            h.remove()
+        out["batch_after_zero_fraction"] = sum(zeros) / len(zeros)
     for norm in norms:
         run(norm, warmup)
     times = {norm: [] for norm in norms}
