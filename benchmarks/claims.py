@@ -142,9 +142,9 @@ def _ch4_adding(seed):
 
 
 def _ch5_degradation(seed):
-    # analyse=False skips the lesion and response analyses of the trained nets (no effect on training)
+    # the notebook's call, analyses included (gradient ratios, block responses, lesion test)
     return rx.degradation(seed=seed, depths=(6, 30), width=64, steps=600, batch_size=128, lr=0.05,
-                          schedule="cosine", eval_every=50, analyse=False, device="cpu")
+                          schedule="cosine", eval_every=50, device="cpu")
 
 
 EXPERIMENTS: dict[str, Callable[[int], dict]] = {
@@ -359,6 +359,25 @@ def _m_deg(seed):
     return {f"{short[v]}{d}_train_err": runs[v][d]["final_train_err"] for v in runs for d in runs[v]}
 
 
+def _upper_median(xs):
+    """The chapter's median of an even-length list: the upper of the two middle values."""
+    return sorted(xs)[len(xs) // 2]
+
+
+def _m_deg_analysis(seed):
+    runs = experiment("ch5_degradation", seed)["runs"]
+    p6, p30, r30, z30 = runs["plain"][6], runs["plain"][30], runs["residual"][30], runs["residual_zero_init"][30]
+    return {"plain6_train_err": p6["final_train_err"], "res6_train_err": runs["residual"][6]["final_train_err"],
+            "plain30_train_err": p30["final_train_err"], "res30_train_err": r30["final_train_err"],
+            "plain6_grad_ratio": p6["grad_ratio_init"], "plain30_grad_ratio": p30["grad_ratio_init"],
+            "res30_resp_first": r30["responses"][0], "res30_resp_rest_max": max(r30["responses"][1:]),
+            "res30_resp_min": min(r30["responses"]), "res030_resp_min": min(z30["responses"]),
+            "plain30_lesion_min": min(p30["lesion_train_err"]),
+            "res30_lesion_median": _upper_median(r30["lesion_train_err"]),
+            "res30_lesion_first": r30["lesion_train_err"][0], "res30_lesion_rest_max": max(r30["lesion_train_err"][1:]),
+            "res030_lesion_max": max(z30["lesion_train_err"])}
+
+
 def _between(value, lo_hi):
     return value is not None and lo_hi[0] <= value <= lo_hi[1]
 
@@ -558,6 +577,47 @@ CLAIMS: list[Claim] = [
           {"res6_train_err": "ch5_res6_train", "res030_train_err": "ch5_res030_train",
            "res06_train_err": "ch5_res06_train"},
           ("res6_train_err", "res30_train_err", "res06_train_err", "res030_train_err")),
+    Claim("ch5_shallow_gap_small", 5,
+          "At 6 layers the residual net is only a little better than the plain one (like plain-18 vs ResNet-18 in the "
+          "paper); the big gap appears at 30 layers.",
+          _m_deg_analysis, lambda f: 0 < f["plain6_train_err"] - f["res6_train_err"]
+          < (f["plain30_train_err"] - f["res30_train_err"]) / 4,
+          "0 < plain-6 - res-6 < (plain-30 - res-30) / 4 (train error)",
+          {"plain6_train_err": "ch5_plain6_train", "res6_train_err": "ch5_res6_train"},
+          ("plain6_train_err", "res6_train_err", "plain30_train_err", "res30_train_err")),
+    Claim("ch5_no_vanishing", 5,
+          "At the first step the plain-30 net's first-layer gradient is larger than its last layer's (no vanishing).",
+          _m_deg_analysis, lambda f: f["plain30_grad_ratio"] is not None and f["plain30_grad_ratio"] > 1,
+          "plain-30 |grad first| / |grad last| at step 1 > 1",
+          {"plain30_grad_ratio": "ch5_grad_ratio_plain30", "plain6_grad_ratio": "ch5_grad_ratio_plain6"},
+          ("plain30_grad_ratio", "plain6_grad_ratio")),
+    Claim("ch5_grad_explodes", 5,
+          "The plain-30 first/last gradient ratio at init is above 10: an exploding pattern (Yang et al. 2019).",
+          _m_deg_analysis, lambda f: f["plain30_grad_ratio"] is not None and f["plain30_grad_ratio"] > 10,
+          "plain-30 |grad first| / |grad last| at step 1 > 10",
+          {"plain30_grad_ratio": "ch5_grad_ratio_plain30"}, ("plain30_grad_ratio",)),
+    Claim("ch5_block_responses", 5,
+          "No residual block of the trained ResNet-30 is (near) zero; the first block's branch is larger than its "
+          "input (||F||/||x|| > 1), every later block's is smaller (< 1).",
+          _m_deg_analysis, lambda f: min(f["res30_resp_min"], f["res030_resp_min"]) > 0.05
+          and f["res30_resp_first"] > 1 > f["res30_resp_rest_max"],
+          "min ||F||/||x|| > 0.05 (gamma 1 and 0); gamma 1: block 1 > 1 > every later block",
+          {"res30_resp_first": "ch5_resp_res30_first", "res30_resp_min": "ch5_resp_res30_min",
+           "res030_resp_min": "ch5_resp_res030_min"},
+          ("res30_resp_first", "res30_resp_rest_max", "res30_resp_min", "res030_resp_min")),
+    Claim("ch5_lesion", 5,
+          "Removing one block at test time: the plain-30 net collapses whichever block is removed; ResNet-30 "
+          "(gamma = 1) loses less for most blocks, but removing its first block hurts most and nearly as much; "
+          "ResNet-30 with gamma = 0 loses little for every block.",
+          _m_deg_analysis, lambda f: f["plain30_lesion_min"] > 0.5
+          and f["res30_lesion_median"] < f["plain30_lesion_min"] and f["res030_lesion_max"] < f["plain30_lesion_min"]
+          and f["res30_lesion_first"] > max(0.5, f["res30_lesion_rest_max"]),
+          "train error after removing one block: plain min > 0.5; res median < plain min; res0 max < plain min; "
+          "res block 1 > max(0.5, every other res block)",
+          {"plain30_lesion_min": "ch5_lesion_plain30_min", "res30_lesion_median": "ch5_lesion_res30_median",
+           "res30_lesion_first": "ch5_lesion_res30_first", "res030_lesion_max": "ch5_lesion_res030_max"},
+          ("plain30_lesion_min", "res30_lesion_median", "res30_lesion_first", "res30_lesion_rest_max",
+           "res030_lesion_max")),
 ]
 
 
