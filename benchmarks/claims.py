@@ -112,6 +112,16 @@ def _ch2_dead(seed):
     return abx.dead_relu(seed=seed, lrs=(0.1, 0.4), steps=300, depth=10, hidden=64, device="cpu")
 
 
+def _ch2_position(seed):
+    # the notebook runs seeds (0, 1, 2) in one call; each seed draws its own data split, weights and
+    # batches, so seed s here is the notebook's row for s, bit for bit
+    return abx.bn_position(seeds=(seed,), lr=0.1, steps=300, depth=10, hidden=64, device="cpu")
+
+
+def _ch2_sigmoid(seed):
+    return abx.sigmoid_bn_outputs(seed=seed, depth=10, hidden=64, lr=0.5, steps=300, device="cpu")
+
+
 def _ch3_sweep(seed):
     return lx.lr_sweep(seed=seed, device="cpu")
 
@@ -159,6 +169,8 @@ EXPERIMENTS: dict[str, Callable[[int], dict]] = {
     "ch1_gap": _ch1_gap,
     "ch2_activation_comparison": _ch2_cmp,
     "ch2_dead_relu": _ch2_dead,
+    "ch2_bn_position": _ch2_position,
+    "ch2_sigmoid_outputs": _ch2_sigmoid,
     "ch3_lr_sweep": _ch3_sweep,
     "ch3_noisy": _ch3_noisy,
     "ch3_benign": _ch3_benign,
@@ -300,7 +312,22 @@ def _m_cmp(seed):
     out = {f"{name}_train_acc": runs[name]["train_acc"] for name in runs}
     for act in ("sigmoid", "tanh", "relu"):
         out[f"{act}_batch_train_loss"] = runs[f"{act}_batch"]["train_loss"]
+        out[f"{act}_batch_test_acc"] = runs[f"{act}_batch"]["test_acc"]
+    for name in runs:  # first / last hidden layer's gradient norm at initialisation
+        out[f"{name}_grad_ratio"] = runs[name]["grad_ratio_init"]
     return out
+
+
+def _m_pos(seed):
+    r = experiment("ch2_bn_position", seed)
+    return {f"{act}_{p}_{key}": r[act][p][0][key] for act in r["activations"] for p in r["positions"]
+            for key in ("train_loss", "test_acc")}
+
+
+def _m_sig(seed):
+    r = experiment("ch2_sigmoid_outputs", seed)
+    return {"init_outside": r["init"]["outside"], "trained_outside": r["trained"]["outside"],
+            "relu_init_max": r["relu_init"]["max"]}
 
 
 def _m_dead(seed):
@@ -509,6 +536,33 @@ CLAIMS: list[Claim] = [
           "dead fraction: no BN at lr 0.4 > 1 % or diverged (None); both BN variants = 0 at both rates",
           {"dead_none_lr0.1": "ch2_dead_none_lr0", "dead_none_lr0.4": "ch2_dead_none_lr1",
            "dead_batch_before_lr0.4": "ch2_dead_batch_before_lr1", "dead_batch_after_lr0.4": "ch2_dead_batch_after_lr1"}),
+    Claim("ch2_gradient_flow", 2,
+          "At initialisation (10 layers, first / last hidden layer's gradient norm): the sigmoid network without BN "
+          "vanishes; ReLU with the default init vanishes too, more mildly; with BN sigmoid's ratio is about 1, and "
+          "ReLU's is above 1 (BN amplifies the gradient towards the first layers); ReLU with He init is about 1.",
+          _m_cmp, lambda f: _lt(f["sigmoid_none_grad_ratio"], 1e-3) and _lt(f["relu_none_grad_ratio"], NEAR_ONE[0])
+          and _lt(f["sigmoid_none_grad_ratio"], f["relu_none_grad_ratio"])
+          and _between(f["sigmoid_batch_grad_ratio"], NEAR_ONE) and _lt(1.0, f["relu_batch_grad_ratio"])
+          and _between(f["relu_kaiming_grad_ratio"], NEAR_ONE),
+          "grad ratio: sigmoid no BN < 1e-3 and < ReLU default no BN < 0.1; sigmoid+BN and ReLU-He "
+          "in [0.1, 10]; ReLU+BN > 1",
+          {f"{n}_grad_ratio": f"ch2_cmp_{n}_grad_ratio_init" for n in
+           ("sigmoid_none", "relu_none", "sigmoid_batch", "relu_batch", "relu_kaiming")},
+          tuple(f"{n}_grad_ratio" for n in ("sigmoid_none", "relu_none", "sigmoid_batch", "relu_batch",
+                                            "relu_kaiming"))),
+    Claim("ch2_bn_position_sigmoid_loss", 2,
+          "BN before vs after the activation (same weights, batches, lr 0.1, 300 steps): for sigmoid, BN after the "
+          "activation ends with the lower training loss.",
+          _m_pos, lambda f: _lt(f["sigmoid_after_train_loss"], f["sigmoid_before_train_loss"]),
+          "sigmoid train loss: after < before",
+          {}, ("sigmoid_before_train_loss", "sigmoid_after_train_loss")),
+    Claim("ch2_sigmoid_bn_range", 2,
+          "sigma(BN(x)) is not confined to [sigma(0), sigma(1)] = [0.5, 0.73]: most outputs lie outside it at "
+          "initialisation and after training; ReLU(BN(x)) is not confined to [0, 1] (its largest output > 1).",
+          _m_sig, lambda f: f["init_outside"] > 0.5 and f["trained_outside"] > 0.5 and f["relu_init_max"] > 1.0,
+          "fraction outside [0.5, 0.731]: > 0.5 at init and after training; ReLU+BN's largest output at init > 1",
+          {"init_outside": "ch2_sig_init_outside", "trained_outside": "ch2_sig_trained_outside",
+           "relu_init_max": "ch2_relu_init_max"}),
     # ---- chapter 3: learning-rate decay
     Claim("ch3_lr_sweep_u_shape", 3,
           "Final training loss against a constant rate is U-shaped: the smallest rate crawls, a middle rate is best, "
