@@ -6,7 +6,8 @@ they are cheap and hold by orders of magnitude: sigmoid gradients vanish across 
 layers where He-initialised ReLU's do not; about half of ReLU's derivatives are 0; a
 plain ReLU CNN vanishes at PyTorch's default scale and explodes at twice He's; the
 spectral radius, not the size of the entries, decides a linear recurrence; tanh/ReLU RNN
-gradients vanish over 200 steps where IRNN's and IndRNN's do not.
+gradients vanish over 200 steps where IRNN's and IndRNN's do not, and an LSTM's vanish at
+PyTorch's default init (forget gates near 1/2) but not with chrono init (forget gates near 1).
 """
 import math
 
@@ -38,6 +39,20 @@ def test_layer_gradients_sigmoid_vanishes_relu_he_does_not(digits):
     assert r["sigmoid_default"]["ratio"] < 1e-4
     assert r["relu_he"]["ratio"] > 0.05
     assert r["sigmoid_bn"]["ratio"] > 0.05
+
+
+def test_layer_gradients_backward_factor_of_default_relu_is_about_041(digits):
+    """PyTorch's default init: n Var(w) = 1/3, half of ReLU's derivatives are 0, so the backpropagated gradient
+    shrinks by about sqrt(1/6) = 0.41 per layer; the weight-gradient ratio hides part of it (the inputs shrink too)."""
+    configs = [c for c in vg.LAYER_CONFIGS if c[0] in ("relu_default", "relu_he")]
+    r = vg.layer_gradients(seed=0, depth=10, hidden=100, batch_size=128, configs=configs, data=digits, device=CPU)
+    d = r["relu_default"]
+    assert len(d["act_norms"]) == 10 and all(v > 0 for v in d["act_norms"])
+    assert d["act_ratio"] == pytest.approx(d["act_norms"][0] / d["act_norms"][-1])
+    backward = d["act_ratio"] ** (1 / 9)
+    assert 0.3 < backward < 0.5
+    assert d["ratio"] ** (1 / 9) > backward + 0.05
+    assert 0.5 < r["relu_he"]["act_ratio"] ** (1 / 9) < 1.5
 
 
 def test_relu_derivative_is_zero_about_half_the_time(digits):
@@ -108,19 +123,59 @@ def test_spectral_radius_not_entry_size_decides():
     assert 0.3 < r["default_rho"] < 1.0
 
 
-def test_rnn_gradients_vanish_for_tanh_and_relu_not_for_irnn_indrnn():
+def test_rnn_gradients_vanish_for_tanh_relu_lstm_not_for_irnn_indrnn_chrono():
     r = vg.rnn_gradient_vs_length(seed=0, lengths=(10, 200), hidden=16, batch_size=4, device=CPU)
     assert r["cells"] == list(vg.RNN_CELLS)
     assert set(r["profile"]) == set(vg.RNN_CELLS) and len(r["profile"]["tanh"]) == 200
-    for kind in ("tanh", "relu"):
+    assert len(r["profile"]["lstm"]) == 200 and r["profile"]["lstm"][-1] == pytest.approx(1.0)
+    for kind in ("tanh", "relu", "lstm"):
         assert r[kind][1] < 1e-10
     for kind in ("irnn", "indrnn"):
         assert 0.1 < r[kind][1] < 10
+    assert r["lstm_chrono"][1] > 1e-4
+    assert r["lstm_chrono"][1] > 1e6 * r["lstm"][1]
 
 
 def test_make_rnn_cell_rejects_an_unknown_kind():
     with pytest.raises(ValueError, match="kind"):
-        vg.make_rnn_cell("lstm")
+        vg.make_rnn_cell("gru")
+
+
+def test_lstm_chrono_init_sets_the_forget_and_input_biases():
+    torch.manual_seed(0)
+    T, H = 50, 8
+    lstm = vg.make_rnn_cell("lstm_chrono", H, seq_len=T)
+    assert isinstance(lstm, torch.nn.LSTM) and lstm.batch_first
+    b_i, b_f = lstm.bias_ih_l0[:H], lstm.bias_ih_l0[H:2 * H]
+    assert torch.all(b_f >= 0) and torch.all(b_f <= math.log(T - 1))
+    assert torch.equal(b_i, -b_f)
+    assert torch.all(lstm.bias_hh_l0[:2 * H] == 0)
+    forget = torch.sigmoid(b_f)
+    assert torch.all(forget >= 0.5) and torch.all(forget <= 1 - 1 / T)
+    for bad in (None, 2, 2.5, True):
+        with pytest.raises(ValueError, match="seq_len"):
+            vg.make_rnn_cell("lstm_chrono", H, seq_len=bad)
+
+
+def test_lstm_gradient_norms_match_a_cell_by_cell_loop():
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(2, 5, batch_first=True).double()
+    cell = torch.nn.LSTMCell(2, 5).double()
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(lstm, f"{name}_l0"))
+    x = torch.randn(3, 7, 2, dtype=torch.float64)
+    norms = vg.lstm_gradient_norms(lstm, x)
+    xs = x.clone().requires_grad_(True)
+    h = c = torch.zeros(3, 5, dtype=torch.float64)
+    for t in range(7):
+        h, c = cell(xs[:, t], (h, c))
+    h.sum().backward()
+    expected = torch.stack([xs.grad[:, t].norm() for t in range(7)])
+    assert norms.shape == (7,)
+    assert torch.allclose(norms, expected, rtol=1e-10, atol=0)
+    with pytest.raises(TypeError, match="LSTM"):
+        vg.lstm_gradient_norms(torch.nn.LSTM(2, 5), x.float())
 
 
 def test_adding_problem_is_well_formed():

@@ -16,7 +16,7 @@ several seeds. Nothing here draws or prints.
   native; wall time, varies between runs).
 - Recurrent networks: ``spectral_radius_demo`` (the shared matrix multiplied k
   times), ``rnn_gradient_vs_length`` (‖∂L/∂x_1‖ / ‖∂L/∂x_T‖ for tanh, ReLU, IRNN,
-  IndRNN), ``adding_problem`` (a short training run against the 1/6 baseline).
+  IndRNN and LSTM), ``adding_problem`` (a short training run against the 1/6 baseline).
 
 Results are deterministic for a given ``seed`` on the CPU (``conv_timing`` excepted).
 Note that ``helpers.use_one_thread`` flushes denormal numbers to zero, so a gradient
@@ -57,13 +57,14 @@ LAYER_CONFIGS = (
     ("relu_he_bn", "relu", "kaiming", "batch"),
 )
 
-RNN_CELLS = ("tanh", "relu", "irnn", "indrnn", "indrnn_uniform")
+RNN_CELLS = ("tanh", "relu", "irnn", "indrnn", "indrnn_uniform", "lstm", "lstm_chrono")
+LSTM_CELLS = ("lstm", "lstm_chrono")   # torch.nn.LSTM (autograd), the others are helpers.rnn cells
 
 __all__ = [
-    "FLOOR", "FLOAT32_TINY", "LAYER_CONFIGS", "RNN_CELLS",
+    "FLOOR", "FLOAT32_TINY", "LAYER_CONFIGS", "RNN_CELLS", "LSTM_CELLS",
     "derivative_bounds", "layer_gradients", "relu_zero_gradients", "relu_init_training",
     "plain_cnn", "cnn_gradients", "conv_example", "conv_checks", "conv_timing",
-    "spectral_radius", "spectral_radius_demo", "make_rnn_cell", "rnn_gradient_vs_length",
+    "spectral_radius", "spectral_radius_demo", "make_rnn_cell", "lstm_gradient_norms", "rnn_gradient_vs_length",
     "adding_problem",
 ]
 
@@ -105,7 +106,10 @@ def layer_gradients(*, seed=0, depth=10, hidden=100, batch_size=256, configs=LAY
     One batch of ``batch_size`` digits, cross-entropy loss, training mode (batch norm uses
     the batch's statistics). For every config (name, activation, init, norm) of
     ``configs``: ``norms`` (hidden layers 1..depth, then the output layer) and ``ratio`` =
-    ‖∂L/∂W_1‖ / ‖∂L/∂W_depth‖, first over last hidden layer (as in chapter 1).
+    ‖∂L/∂W_1‖ / ‖∂L/∂W_depth‖, first over last hidden layer (as in chapter 1); and
+    ``act_norms`` = ‖∂L/∂a_l‖ of the hidden pre-activations a_l (the backpropagated gradient
+    alone, without the layer inputs that a weight gradient also contains) with ``act_ratio``
+    = first over last.
     """
     data = _digits(data, seed)
     X, y = data.X_train[:batch_size].to(_device(device)), data.y_train[:batch_size].to(_device(device))
@@ -116,10 +120,27 @@ def layer_gradients(*, seed=0, depth=10, hidden=100, batch_size=256, configs=LAY
                          norm=norm).to(_device(device))
         g = gradient_norms(model, X, y)
         norms = [g[f"linear{i}"] for i in range(1, depth + 2)]
+        act = _preactivation_gradient_norms(model, X, y, depth)
         out["names"].append(name)
         out[name] = {"activation": activation, "init": init, "norm": norm, "norms": norms,
-                     "ratio": norms[0] / norms[depth - 1] if norms[depth - 1] > 0 else None}
+                     "ratio": norms[0] / norms[depth - 1] if norms[depth - 1] > 0 else None,
+                     "act_norms": act, "act_ratio": act[0] / act[-1] if act[-1] > 0 else None}
     return out
+
+
+def _preactivation_gradient_norms(model, X, y, depth):
+    """‖∂L/∂a_l‖ for the outputs a_l of linear1..linear{depth} of a ``make_mlp`` network (training mode):
+    the gradient that backpropagation sends down, without the layer's input that a weight gradient
+    ‖∂L/∂W_l‖ = ‖∂L/∂a_l · h_{l-1}ᵀ‖ also contains."""
+    hidden = {f"linear{i}" for i in range(1, depth + 1)}
+    pre, h = [], X
+    model.train()
+    for name, module in model.named_children():
+        h = module(h)
+        if name in hidden:
+            pre.append(h)
+    grads = torch.autograd.grad(F.cross_entropy(h, y), pre)
+    return [gr.norm().item() for gr in grads]
 
 
 def _relu_stats(model, X, y, depth):
@@ -415,12 +436,29 @@ def make_rnn_cell(kind, hidden=64, *, seq_len=None, input_size=2):
     ``"tanh"``/``"relu"``: ``RNNCell`` at PyTorch's default init; ``"irnn"``: ReLU ``RNNCell``
     with ``irnn_init_`` (W_hh = I, b = 0, input weights N(0, 0.001²), Le et al. 2015);
     ``"indrnn"``: ``IndRNNCell`` with u = 1 and |u| <= 2^(1/seq_len) (Li et al. 2018);
-    ``"indrnn_uniform"``: the same with u ~ U(0, 1) (every unit forgets at its own rate).
+    ``"indrnn_uniform"``: the same with u ~ U(0, 1) (every unit forgets at its own rate);
+    ``"lstm"``: a one-layer batch-first ``torch.nn.LSTM`` at PyTorch's default init (every
+    weight and both biases U(-1/√H, 1/√H), so each forget gate starts near σ(0) = 1/2);
+    ``"lstm_chrono"``: the same LSTM with chrono initialisation (Tallec & Ollivier 2018):
+    forget-gate bias log(U(1, seq_len − 1)) and input-gate bias its negative, so the forget
+    gates start between 1/2 and 1 − 1/seq_len (needs ``seq_len`` >= 3).
     """
     if kind in ("tanh", "relu"):
         return RNNCell(input_size, hidden, kind)
     if kind == "irnn":
         return irnn_init_(RNNCell(input_size, hidden, "relu"), input_std=0.001)
+    if kind in LSTM_CELLS:
+        lstm = nn.LSTM(input_size, hidden, batch_first=True)
+        if kind == "lstm_chrono":
+            if seq_len is None or isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 3:
+                raise ValueError(f"lstm_chrono needs seq_len >= 3 (its forget biases are log U(1, seq_len - 1)), "
+                                 f"got {seq_len!r}")
+            with torch.no_grad():    # PyTorch's gate order in the biases: input, forget, cell, output
+                b_f = torch.log(torch.empty(hidden).uniform_(1.0, seq_len - 1.0))
+                lstm.bias_ih_l0[hidden:2 * hidden].copy_(b_f)
+                lstm.bias_ih_l0[:hidden].copy_(-b_f)
+                lstm.bias_hh_l0[:2 * hidden].zero_()
+        return lstm
     u_max = None if seq_len is None else indrnn_u_max(seq_len)
     if kind == "indrnn":
         return IndRNNCell(input_size, hidden, "relu", u_max=u_max, u_init="ones")
@@ -429,9 +467,30 @@ def make_rnn_cell(kind, hidden=64, *, seq_len=None, input_size=2):
     raise ValueError(f"kind must be one of {RNN_CELLS}, got {kind!r}")
 
 
+def _scaled_norm(g):
+    """‖g‖ without underflow: scaled by the largest entry first (squares of entries below ~1e-154 are 0)."""
+    biggest = g.abs().max()
+    return biggest * torch.linalg.vector_norm(g / biggest) if biggest > 0 else biggest
+
+
+def lstm_gradient_norms(lstm, x):
+    """‖∂L/∂x_t‖ for t = 1..T of a batch-first ``torch.nn.LSTM``, with L = h_T.sum() (as
+    ``helpers.rnn.hidden_gradient_norms(wrt="input")`` for the other cells), by autograd.
+
+    x: (N, T, input_size) -> a tensor (T,); each entry is the norm over the whole batch.
+    """
+    if not isinstance(lstm, nn.LSTM) or not lstm.batch_first:
+        raise TypeError(f"lstm must be a batch-first torch.nn.LSTM, got {type(lstm).__name__}")
+    x = x.detach().clone().requires_grad_(True)
+    _, (h, _) = lstm(x)
+    (g,) = torch.autograd.grad(h[-1].sum(), x)
+    return torch.stack([_scaled_norm(g[:, t]) for t in range(g.shape[1])])
+
+
 def rnn_gradient_vs_length(*, seed=0, lengths=(10, 30, 100, 300, 1000), cells=RNN_CELLS, hidden=64, batch_size=16,
                            profile_length=None, device=None):
-    """‖∂L/∂x_1‖ / ‖∂L/∂x_T‖ at initialisation against the sequence length T, per cell.
+    """‖∂L/∂x_1‖ / ‖∂L/∂x_T‖ at initialisation against the sequence length T, per cell
+    (``make_rnn_cell``: tanh, ReLU, IRNN, IndRNN and the two LSTMs).
 
     Inputs are adding-problem sequences (``make_adding_problem(batch_size, T, seed)``), the
     loss reads the last hidden state only (L = h_T.sum(), ``hidden_gradient_norms`` with
@@ -451,7 +510,7 @@ def rnn_gradient_vs_length(*, seed=0, lengths=(10, 30, 100, 300, 1000), cells=RN
             x = make_adding_problem(batch_size, T, seed=seed)[0].double().to(dev)
             set_seed(seed)
             cell = make_rnn_cell(kind, hidden, seq_len=T).double().to(dev)
-            norms = hidden_gradient_norms(cell, x, wrt="input")
+            norms = lstm_gradient_norms(cell, x) if kind in LSTM_CELLS else hidden_gradient_norms(cell, x, wrt="input")
             ratios.append((norms[0] / norms[-1]).item())
             if T == profile_length:
                 out.setdefault("profile", {})[kind] = (norms / norms[-1]).tolist()
