@@ -131,3 +131,24 @@ def test_sigmoid_bn_outputs_are_not_confined_to_the_claimed_range(tiny):
     assert len(r["gamma"]["values"]) == len(r["beta"]["values"]) == 3 * 16
     assert r["gamma"]["min"] <= r["gamma"]["mean"] <= r["gamma"]["max"]
     assert r["relu_init"]["max"] > 1.0
+
+
+def test_preactivation_spread_shrinks_without_bn_and_not_with_bn_after(tiny):
+    after = ab.preactivation_spread(tiny, activation="tanh", norm="batch", norm_position="after", depth=10, hidden=16)
+    none = ab.preactivation_spread(tiny, activation="tanh", norm="none", depth=10, hidden=16)
+    assert len(after) == len(none) == 10 and all(v > 0 and math.isfinite(v) for v in after + none)
+    assert after[0] == pytest.approx(none[0])   # layer 1 reads the raw pixels in both, from the same weights
+    # default init, no BN: each tanh layer shrinks the signal (factor about sqrt(1/3)); BN after keeps it
+    assert none[-1] / none[1] < 0.1
+    assert 0.5 <= after[-1] / after[1] <= 2
+
+
+def test_dead_unit_is_not_revived_by_bn_after_the_relu(tiny):
+    r = ab.dead_unit_through_bn(tiny.X_train, units=4)
+    assert r["after_spread"] == 0.0 and r["after_grad"] == 0.0   # a constant β, and no gradient reaches it
+    assert r["live_grad_min"] > 0
+    assert 0.2 < r["before_positive"] < 0.8                        # BN first: standardised, about half positive
+    alive = ab.dead_unit_through_bn(tiny.X_train, units=4, bias=0.0)
+    assert alive["after_grad"] > 0 and alive["after_spread"] > 0   # the same unit, not dead: gradient flows
+    with pytest.raises(ValueError, match="units"):
+        ab.dead_unit_through_bn(tiny.X_train, units=1)

@@ -15,6 +15,10 @@ glue them into its prose and a claims benchmark can rerun them on several seeds:
 - ``sigmoid_bn_outputs``: the distribution of σ(BN(x)) at initialisation and after training,
   with the learned γ and β (the answer in the seed thread claims it is confined to
   [σ(0), σ(1)] ≈ [0.5, 0.73]).
+- ``preactivation_spread``: the spread of every activation's input at initialisation, layer by
+  layer (does BN after the activation leave the activations alone, as a comment in the thread says?);
+- ``dead_unit_through_bn``: a ReLU unit dead on every example, followed (or preceded) by BN: does
+  BN revive it, as the asker guesses?
 
 Hidden-layer outputs are measured in training mode on the whole training set as one batch
 (on a copy of the model, so its running statistics are untouched): what BN computes during
@@ -46,6 +50,8 @@ __all__ = [
     "hidden_outputs",
     "dead_fractions",
     "same_linear_weights",
+    "preactivation_spread",
+    "dead_unit_through_bn",
     "ACTIVATIONS",
     "SIGMOID_0",
     "SIGMOID_1",
@@ -114,6 +120,51 @@ def same_linear_weights(model_a, model_b):
     a = {k: v for k, v in model_a.state_dict().items() if k.startswith("linear")}
     b = {k: v for k, v in model_b.state_dict().items() if k.startswith("linear")}
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def preactivation_spread(data, *, seed=0, activation="tanh", norm="batch", norm_position="after", depth=10,
+                         hidden=64):
+    """Per hidden layer, how spread out the input of the activation is at initialisation.
+
+    The input of activation i is the output of ``linear{i}`` (with ``norm_position="after"`` or no
+    norm, nothing stands between them). For each unit, its standard deviation over
+    ``data.X_train`` (training mode, see ``hidden_outputs``), averaged over the units; a list of
+    ``depth`` numbers. With PyTorch's default initialisation and no BN this shrinks geometrically
+    with depth; with BN after the activation every Linear layer after the first reads normalised
+    inputs, so it stays about constant.
+    """
+    model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed,
+                 norm_position=norm_position)
+    outs = hidden_outputs(model, data.X_train, module_prefix="linear")[:depth]  # the last Linear is the output layer
+    return [o.std(dim=0).mean().item() for o in outs]
+
+
+def dead_unit_through_bn(X, *, units=4, bias=-1e3, seed=0):
+    """A ReLU unit that outputs 0 for every row of ``X`` (its bias is ``bias``), with BN after the ReLU.
+
+    Builds Linear(X.shape[1], units) with unit 0's bias set to ``bias``, runs Linear -> ReLU -> BN
+    in training mode on all of ``X`` and back-propagates a random linear loss. Returns
+    ``{"after_spread"``: max - min of BN's output for the dead unit over X (0: a constant, β),
+    ``"after_grad"``: the norm of the gradient reaching the dead unit's incoming weights,
+    ``"live_grad_min"``: the smallest such norm among the other units, ``"before_positive"``: the
+    fraction of rows on which the same unit's ReLU input is positive when BN comes first
+    (Linear -> BN -> ReLU)``}``.
+    """
+    if units < 2:
+        raise ValueError(f"units must be >= 2 (one dead unit and at least one live one), got {units}")
+    X = torch.as_tensor(X, dtype=torch.float32).cpu()
+    torch.manual_seed(seed)
+    lin, bn = torch.nn.Linear(X.shape[1], units), torch.nn.BatchNorm1d(units)
+    with torch.no_grad():
+        lin.bias[0] = bias
+    out = bn(torch.relu(lin(X)))
+    (out * torch.randn_like(out)).sum().backward()
+    with torch.no_grad():
+        before_positive = (bn(lin(X))[:, 0] > 0).float().mean().item()
+    return {"after_spread": (out[:, 0].max() - out[:, 0].min()).item(),
+            "after_grad": lin.weight.grad[0].norm().item(),
+            "live_grad_min": lin.weight.grad[1:].norm(dim=1).min().item(),
+            "before_positive": before_positive}
 
 
 def _train(model, data, *, lr, steps, batch_size, seed, device, eval_every=None):
