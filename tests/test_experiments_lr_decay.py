@@ -1,19 +1,25 @@
 """Fast checks of chapter 3's experiment functions (helpers.experiments.lr_decay).
 
 The chapter runs them at full scale; here they run small (a subset of MNIST-1D, a few
-steps, few chains) and must return finite, well-formed results. Two direction checks are
-robust and cheap: on the quadratic the decaying rate ends far closer to the minimum than
-either constant rate, and on MNIST-1D in the noisy setting (batch 32, peak rate 0.1, a
-smaller network and 500 steps) cosine < step decay < constant in final training loss
-(it held on seeds 0–4 when the test was written; the test uses seed 0).
+steps, few chains) and must return finite, well-formed results. The batched trainer
+(``train_copies``) is checked against ``helpers.train.fit`` copy by copy, and a seed's result
+must not depend on which other seeds or schedules were trained with it (the claims registry
+reruns single seeds and compares them with the book). Two direction checks are robust and
+cheap: on the quadratic the decaying rate ends far closer to the minimum than either constant
+rate, and on MNIST-1D in the noisy setting (batch 32, peak rate 0.1, 500 steps) cosine < step
+decay < constant in final training loss (it held on seeds 0–4 when the test was written; the
+test uses seed 0).
 """
 import math
 
 import numpy as np
 import pytest
+import torch
 
 from helpers.data import Split, make_mnist1d
 from helpers.experiments import lr_decay as lx
+from helpers.schedules import make_schedule
+from helpers.train import fit
 
 CPU = "cpu"
 
@@ -63,6 +69,13 @@ def test_quadratic_paths_show_the_three_panels():
     assert q["decay"]["path"][1] == q["large"]["path"][1]
     assert len(q["grid_f"]) == len(q["grid_y"]) and len(q["grid_f"][0]) == len(q["grid_x"])
     assert lx.quadratic_paths(seed=0, steps=100)["decay"]["path"] == q["decay"]["path"]  # deterministic
+    # averaged over many noise draws, the large rate sits at its noise floor (one path need not: it is one draw)
+    for name in ("small", "large", "decay"):
+        assert len(q[name]["mean_loss"]) == 101 and q[name]["mean_loss"][0] == q[name]["loss"][0]
+    assert 0.9 < q["large"]["chain_mean_last_half"] / q["large"]["floor"][-1] < 1.1
+    assert q["decay"]["chain_mean_last_half"] < 0.2 * q["large"]["chain_mean_last_half"]
+    assert q["small"]["chain_mean_last_half"] > 10 * q["small"]["floor"][-1]  # still far above its own floor
+    assert lx.quadratic_paths(seed=0, steps=100, chains=0)["large"]["path"] == q["large"]["path"]  # paths unchanged
 
 
 def test_stationary_spread_matches_the_formula():
@@ -75,9 +88,28 @@ def test_stationary_spread_matches_the_formula():
         lx.stationary_spread(lrs=(0.25,), chains=10, measure=10)
 
 
+def test_linear_decay_matches_torch():
+    lin = lx.linear_decay(0.1, 50)
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched = torch.optim.lr_scheduler.PolynomialLR(opt, total_iters=50, power=1.0)
+    for t in range(60):
+        assert lin(t) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12, abs=1e-15)
+        opt.step()
+        sched.step()
+    assert lx.linear_decay(0.1, 10, final_factor=0.1)(10) == pytest.approx(0.01)
+    assert lx.build_schedule("linear", lr=0.1, total_steps=40, steps_per_epoch=10)(20) == pytest.approx(0.05)
+    for bad in ({"lr0": 0.0, "total_steps": 10}, {"lr0": 0.1, "total_steps": 0},
+                {"lr0": 0.1, "total_steps": 10, "final_factor": 2.0}):
+        with pytest.raises(ValueError):
+            lx.linear_decay(**bad)
+
+
 def test_schedule_table_mean_and_final_rates():
     t = lx.schedule_table(lr=0.1, total_steps=600, steps_per_epoch=50)
     assert t["names"] == list(lx.SCHEDULE_NAMES)
+    assert t["inverse_time_10"]["params"]["k"] == pytest.approx(9 / 12)  # ends at lr0/10 after 12 epochs
+    assert t["inverse_time_10"]["final_factor"] == pytest.approx(1 / (1 + 0.75 * 11))
+    assert t["linear"]["mean_factor"] == pytest.approx(0.5, abs=1e-2)
     assert t["constant"]["mean_factor"] == pytest.approx(1.0)
     assert t["cosine"]["mean_factor"] == pytest.approx(0.5, abs=1e-3)
     assert t["exponential"]["final_factor"] == pytest.approx(0.01, rel=0.01)
@@ -92,6 +124,52 @@ def test_schedule_table_mean_and_final_rates():
     gentle = lx.schedule_table(names=("inverse_time",), lr=0.1, total_steps=600, steps_per_epoch=50,
                                schedule_kwargs={"inverse_time": {"final_factor": 0.1}})
     assert gentle["inverse_time"]["mean_factor"] > 2 * t["inverse_time"]["mean_factor"]
+
+
+def _fit_history(data, schedule, *, steps, batch_size, seed, hidden=16, momentum=0.9, eval_every=10):
+    model = lx._mlp(data, hidden=hidden, depth=2, seed=seed)
+    return fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
+               batch_size=batch_size, lr=0.1, momentum=momentum, schedule=schedule, eval_every=eval_every,
+               seed=seed, device=CPU, progress=False)
+
+
+def test_train_copies_follows_fit_copy_by_copy(tiny):
+    schedules = [make_schedule(name, lr0=0.1, total_steps=40) for name in ("constant", "cosine", "step")]
+    seeds = [0, 3, 3]
+    models = [lx._mlp(tiny, hidden=16, depth=2, seed=s) for s in seeds]
+    before = [p.detach().clone() for p in models[0].parameters()]
+    copies = lx.train_copies(models, tiny, schedules, seeds=seeds, steps=40, batch_size=20, eval_every=10,
+                             device=CPU)
+    assert all(torch.equal(a, b) for a, b in zip(before, models[0].parameters()))  # models untouched
+    for schedule, seed, got in zip(schedules, seeds, copies):
+        want = _fit_history(tiny, schedule, steps=40, batch_size=20, seed=seed)
+        assert got["eval_steps"] == want.eval_steps == [0, 10, 20, 30, 40]
+        assert got["lr"] == pytest.approx(want.lr, rel=1e-12)
+        assert got["batch_loss"] == pytest.approx(want.train_loss, rel=1e-4, abs=1e-6)
+        assert got["train_loss"] == pytest.approx(want.eval_train_loss, rel=1e-4, abs=1e-6)
+        assert got["test_acc"] == pytest.approx(want.test_acc, abs=1e-6)  # fit averages in float32
+        assert not got["diverged"] and got["diverged_at"] is None
+    with pytest.raises(ValueError, match="one model and one seed"):
+        lx.train_copies(models, tiny, schedules[:2], steps=5, batch_size=20, device=CPU)
+    with pytest.raises(ValueError, match="Linear-ReLU"):
+        lx.train_copies(torch.nn.Sequential(torch.nn.Linear(40, 10), torch.nn.Tanh()), tiny, schedules[:1], steps=5,
+                        batch_size=20, device=CPU)
+    with pytest.raises(ValueError, match="finite number"):
+        lx.train_copies(models[0], tiny, [lambda t: float("nan")], steps=5, batch_size=20, device=CPU)
+
+
+def test_train_copies_a_diverging_copy_leaves_the_others_alone(tiny):
+    model = lx._mlp(tiny, hidden=16, depth=2, seed=1)
+    rates = [lambda t: 0.1, lambda t: 1e4, lambda t: 0.03]
+    together = lx.train_copies(model, tiny, rates, seeds=1, steps=30, batch_size=20, eval_every=10, device=CPU)
+    assert together[1]["diverged"] and isinstance(together[1]["diverged_at"], int)
+    assert len(together[1]["batch_loss"]) == together[1]["diverged_at"] == len(together[1]["lr"])
+    assert not math.isfinite(together[1]["batch_loss"][-1])
+    for i in (0, 2):
+        alone = lx.train_copies(model, tiny, [rates[i]], seeds=1, steps=30, batch_size=20, eval_every=10,
+                                device=CPU)[0]
+        assert not together[i]["diverged"]
+        assert together[i]["train_loss"] == alone["train_loss"] and together[i]["batch_loss"] == alone["batch_loss"]
 
 
 def test_lr_sweep_reports_divergence_without_raising(tiny):
@@ -128,6 +206,24 @@ def test_compare_schedules_is_well_formed(tiny):
         lx.compare_schedules(setting="calm", data=tiny)
     with pytest.raises(ValueError, match="schedule_kwargs"):
         lx.compare_schedules(names=("constant",), schedule_kwargs={"cosine": {}}, data=tiny)
+    with pytest.raises(ValueError, match="distinct"):
+        lx.compare_schedules(names=("constant", "constant"), data=tiny)
+
+
+def test_a_seed_gives_the_same_numbers_alone_or_with_others(tiny):
+    """The notebook trains three seeds together, the claims registry one at a time: bit for bit the same."""
+    kw = dict(setting="noisy", steps=30, hidden=16, eval_every=10, data=tiny, device=CPU)
+    together = lx.compare_schedules_seeds(seeds=(0, 2), names=("constant", "linear", "inverse_time_10"), **kw)
+    assert sorted(together) == [0, 2] and together[2]["config"]["seed"] == 2
+    alone = lx.compare_schedules(seed=2, names=("constant", "linear", "inverse_time_10"), **kw)
+    fewer = lx.compare_schedules(seed=2, names=("linear",), **kw)
+    for name in ("constant", "linear", "inverse_time_10"):
+        assert together[2][name]["train_loss"] == alone[name]["train_loss"]
+        assert together[2][name]["test_acc"] == alone[name]["test_acc"]
+    assert fewer["linear"]["train_loss"] == alone["linear"]["train_loss"]
+    assert together[0]["constant"]["train_loss"] != together[2]["constant"]["train_loss"]  # seeds differ
+    with pytest.raises(ValueError, match="seeds"):
+        lx.compare_schedules_seeds(seeds=(1, 1), **kw)
 
 
 def test_noisy_setting_decay_beats_constant_seed0(mnist1d):

@@ -8,42 +8,57 @@ several seeds:
   ``quadratic_paths`` (gradient descent with noisy gradients at a too-small, a decaying and a
   too-large learning rate: the seed post's three panels) and ``stationary_spread`` (the
   noise floor of constant-rate SGD is proportional to the rate: measured against the formula);
-- on MNIST-1D (``helpers.data.make_mnist1d``) with a small ReLU MLP (``helpers.models.make_mlp``)
-  trained by the one loop (``helpers.train.fit``): ``lr_sweep`` (the U-shaped curve; divergence
-  reported by ``History.diverged``, never raised) and ``compare_schedules`` (every schedule of
-  ``helpers.schedules`` on the same model, data and mini-batches, in the two ``SETTINGS``).
+- on MNIST-1D (``helpers.data.make_mnist1d``) with a small ReLU MLP (``helpers.models.make_mlp``):
+  ``lr_sweep`` (the U-shaped curve; divergence reported, never raised) and ``compare_schedules``
+  (every schedule of ``SCHEDULE_NAMES`` on the same model, data and mini-batches, in the two
+  ``SETTINGS``).
+
+The MNIST-1D experiments train many copies of ONE network at once (``train_copies``): the
+same initial weights and the same mini-batches, one learning rate (or schedule) per copy, one
+batched matrix product per layer (``torch.baddbmm``). Each copy follows exactly the update of
+``helpers.train.fit`` with SGD and momentum (``tests/test_experiments_lr_decay.py`` checks the
+two against each other), at a fraction of the cost of one ``fit`` per copy; that is what lets
+the chapter compare nine schedules on three seeds within its CPU budget.
 
 Results are deterministic for a given ``seed`` on the CPU.
 """
 import math
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 from helpers.data import make_mnist1d
 from helpers.models import make_mlp
-from helpers.schedules import make_schedule
+from helpers.schedules import Schedule, constant, make_schedule
 from helpers.seeding import set_seed
-from helpers.train import fit
 
 NUM_CLASSES = 10
 CHANCE_LOSS = math.log(NUM_CLASSES)
 """Cross-entropy of a uniform guess over 10 classes, ln 10 ≈ 2.303: a run at or above it has learnt nothing."""
 
-SCHEDULE_NAMES = ("constant", "step", "exponential", "inverse_time", "cosine", "warmup_cosine", "cyclical")
-"""The schedules the chapter compares, by their ``helpers.schedules.SCHEDULES`` name."""
+SCHEDULE_NAMES = ("constant", "step", "linear", "exponential", "inverse_time", "inverse_time_10", "cosine",
+                  "warmup_cosine", "cyclical")
+"""The schedules the chapter compares (``build_schedule`` builds each by name): those of
+``helpers.schedules.SCHEDULES``, plus ``linear`` (lr0 · (1 − t/T), the seed's «خطی») and
+``inverse_time_10`` (the seed's inverse-time formula with k set to end at lr0/10, where
+``inverse_time`` ends at lr0/100 as exponential decay does)."""
 
 SETTINGS = {
-    # peak rate and batch size; the same model, steps and momentum in both
-    "noisy": {"lr": 0.1, "batch_size": 32},
-    "benign": {"lr": 0.1, "batch_size": 256},
+    # peak rate, batch size and number of updates; the same model and momentum in both
+    "noisy": {"lr": 0.1, "batch_size": 32, "steps": 1500},
+    "benign": {"lr": 0.1, "batch_size": 256, "steps": 1000},
 }
 """The two regimes of the chapter: the same peak rate, mini-batches of 32 (gradient noise
-dominates) or of 256 (noise scale lr/B eight times smaller)."""
+dominates; 1500 updates, 12 epochs) or of 256 (noise scale lr/B eight times smaller; 1000
+updates, about 67 epochs: each costs eight times the computation, and by then the constant rate
+has all but reached its floor)."""
 
 __all__ = [
     "CHANCE_LOSS", "SCHEDULE_NAMES", "SETTINGS", "quadratic_paths", "stationary_spread",
-    "stationary_excess_loss", "build_schedule", "schedule_table", "lr_sweep", "compare_schedules",
-    "loss_around_step",
+    "stationary_excess_loss", "linear_decay", "build_schedule", "schedule_table", "train_copies", "lr_sweep",
+    "compare_schedules", "compare_schedules_seeds", "loss_around_step",
 ]
 
 
@@ -72,7 +87,7 @@ def stationary_excess_loss(lr, eigenvalues, sigma):
 
 def quadratic_paths(*, eigenvalues=(1.0, 10.0), angle_deg=30.0, start=(-3.5, 2.0), steps=100,
                     sigma=1.0, lr_small=0.01, lr_large=0.19, decay_k=0.1, lr_diverge=0.21,
-                    seed=0, grid=61, extent=4.5):
+                    seed=0, grid=61, extent=4.5, chains=1000):
     """Gradient descent with noisy gradients on a tilted 2-D quadratic, at four learning rates.
 
     f(w) = ½ wᵀ H w with H's eigenvalues ``eigenvalues`` (condition number λ_max/λ_min) rotated
@@ -88,6 +103,13 @@ def quadratic_paths(*, eigenvalues=(1.0, 10.0), angle_deg=30.0, start=(-3.5, 2.0
     Returns the paths (lists of [w1, w2]), the loss along each path, the rate at each step, the
     theoretical noise floor ``stationary_excess_loss`` at each step's rate, a contour grid
     (``grid_x``, ``grid_y``, ``grid_f``) and the stability limit 2/λ_max.
+
+    One path is one draw of the noise, and its loss swings widely around its expectation (near
+    the stability limit successive steps are strongly anti-correlated, so fifty steps of one path
+    hold only a few independent values). So each of "small", "large" and "decay" is also run on
+    ``chains`` independent noise draws from the same start: ``mean_loss`` is the mean loss over
+    the chains at every step (what the noise floor predicts), ``chain_mean_last_half`` its mean
+    over the second half of the run.
     """
     lams = np.asarray(eigenvalues, dtype=float)
     H = _hessian(lams, angle_deg)
@@ -115,6 +137,18 @@ def quadratic_paths(*, eigenvalues=(1.0, 10.0), angle_deg=30.0, start=(-3.5, 2.0
                      "floor": [stationary_excess_loss(e, lams, sigma) for e in eta],
                      "final_loss": loss[-1], "final_distance": float(np.linalg.norm(w)),
                      "mean_loss_last_half": float(np.mean(loss[steps // 2:]))}
+    if chains:
+        draws = rng.standard_normal((steps, chains, 2))  # drawn after the paths' noise: the paths are unchanged
+        for name in ("small", "large", "decay"):
+            eta = rates[name]
+            w = np.tile(np.asarray(start, dtype=float), (chains, 1))
+            mean = [float(0.5 * w[0] @ H @ w[0])]
+            for t in range(steps):
+                w = w - eta[t] * (w @ H + sigma * draws[t])
+                mean.append(float(np.mean(0.5 * np.einsum("ci,ij,cj->c", w, H, w))))
+            out[name]["mean_loss"] = mean
+            out[name]["chain_mean_last_half"] = float(np.mean(mean[steps // 2:]))
+        out["config"]["chains"] = chains
     xs = np.linspace(-extent, extent, grid)
     X, Y = np.meshgrid(xs, xs)
     P = np.stack([X, Y], axis=-1)
@@ -163,17 +197,43 @@ def _check_overrides(schedule_kwargs, names):
         raise ValueError(f"schedule_kwargs names schedules not in names: {sorted(unknown)}")
 
 
+def linear_decay(lr0, total_steps, final_factor=0.0) -> Schedule:
+    """Linear decay lr0 · (1 − (1 − f) · t / T) from lr0 to f · lr0 at t = T (the seed's «خطی»).
+
+    With ``final_factor=0`` this is ``torch.optim.lr_scheduler.PolynomialLR(total_iters=T, power=1)``
+    (and ``LinearLR(start_factor=1, end_factor=f, total_iters=T)`` for any f). Past T it stays at f · lr0.
+    """
+    if isinstance(lr0, bool) or not isinstance(lr0, (int, float)) or not math.isfinite(lr0) or lr0 <= 0:
+        raise ValueError(f"lr0 must be a positive finite number, got {lr0!r}")
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+        raise ValueError(f"total_steps must be an int >= 1, got {total_steps!r}")
+    if isinstance(final_factor, bool) or not isinstance(final_factor, (int, float)) or not 0 <= final_factor <= 1:
+        raise ValueError(f"final_factor must be a number in [0, 1], got {final_factor!r}")
+    lr0, f, T = float(lr0), float(final_factor), total_steps
+    return Schedule(lambda t: lr0 * (1.0 - (1.0 - f) * min(t, T) / T), "linear", lr0=lr0, total_steps=T,
+                    final_factor=f)
+
+
 def build_schedule(name, *, lr, total_steps, steps_per_epoch, **kwargs):
     """The chapter's schedule ``name`` (see ``SCHEDULE_NAMES``) for a run of ``total_steps`` steps.
 
-    ``helpers.schedules.make_schedule`` with its defaults, except that inverse time counts
-    epochs as in seed 001, lr0 / (1 + k · epoch), with k chosen so that the rate ends at lr0/100
-    (as exponential decay does): the rate then changes once every ``steps_per_epoch`` steps.
-    ``kwargs`` override make_schedule's defaults (e.g. ``final_factor=0.1`` or ``k=0.5`` for
-    inverse time, ``step_size`` for step decay).
+    ``helpers.schedules.make_schedule`` with its defaults, except:
+
+    - inverse time counts epochs as in seed 001, lr0 / (1 + k · epoch): the rate changes once every
+      ``steps_per_epoch`` steps; "inverse_time" chooses k so that the rate ends at lr0/100 (as
+      exponential decay does), "inverse_time_10" so that it ends at lr0/10 (k = 9 / epochs);
+    - "linear" is ``linear_decay`` (to 0 at ``total_steps``).
+
+    ``kwargs`` override the defaults (e.g. ``k=0.5`` for inverse time, ``step_size`` for step decay,
+    ``final_factor`` for linear decay).
     """
-    if name == "inverse_time":
+    if name in ("inverse_time", "inverse_time_10"):
         kwargs.setdefault("steps_per_epoch", steps_per_epoch)
+        if name == "inverse_time_10":
+            kwargs.setdefault("final_factor", 0.1)
+        return make_schedule("inverse_time", lr0=lr, total_steps=total_steps, **kwargs)
+    if name == "linear":
+        return linear_decay(lr, total_steps, **kwargs)
     return make_schedule(name, lr0=lr, total_steps=total_steps, **kwargs)
 
 
@@ -210,13 +270,181 @@ def _finite(value):
     return value if value is not None and math.isfinite(value) else None
 
 
+def _stacked_layers(models, device):
+    """make_mlp ReLU MLPs as [(W (S, out, in), b (S, out)), ...]: layer by layer, copy s = models[s]."""
+    shapes = None
+    for model in models:
+        kinds = [type(m) for m in model.children()]
+        n_lin = sum(k is nn.Linear for k in kinds)
+        if kinds != [nn.Linear, nn.ReLU] * (n_lin - 1) + [nn.Linear]:
+            raise ValueError(f"train_copies needs Linear-ReLU-...-Linear networks (make_mlp, relu), got {kinds}")
+        these = [tuple(m.weight.shape) for m in model.children() if isinstance(m, nn.Linear)]
+        if shapes is not None and these != shapes:
+            raise ValueError(f"every copy must have the same layer shapes, got {shapes} and {these}")
+        shapes = these
+    out = []
+    for i in range(len(shapes)):
+        lins = [[m for m in model.children() if isinstance(m, nn.Linear)][i] for model in models]
+        W = torch.stack([lin.weight.detach() for lin in lins]).to(device).contiguous().requires_grad_(True)
+        b = torch.stack([lin.bias.detach() for lin in lins]).to(device).contiguous().requires_grad_(True)
+        out.append((W, b))
+    return out
+
+
+def _forward(layers, x):
+    """Logits of every copy: x (S, B, in) -> (S, B, classes)."""
+    h = x
+    for i, (W, b) in enumerate(layers):
+        h = torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))
+        if i < len(layers) - 1:
+            h = torch.relu(h)
+    return h
+
+
+def train_copies(models, data, rates, *, steps, batch_size, seeds=0, momentum=0.9, eval_every=50,
+                 device=None, eval_batch=4096):
+    """Train ``len(rates)`` networks at once, network s with learning rate ``rates[s](t)`` at update t.
+
+    ``models``: one ReLU MLP from ``helpers.models.make_mlp`` (Linear, ReLU, ..., Linear) that every
+    copy starts from, or a list of them, one per copy (same shapes); they are not modified.
+    ``seeds``: an int, or one per copy: the seed of the copy's mini-batches. Copies with the same
+    seed see the same mini-batches, drawn exactly as ``helpers.train.fit`` draws them (a fresh
+    permutation each epoch from a ``torch.Generator`` seeded with the seed, the incomplete last
+    batch dropped). Each copy takes the step of ``torch.optim.SGD(momentum=momentum)``:
+    buf ← momentum · buf + g, w ← w − rate · buf. So copy s follows
+    ``fit(models[s], ..., schedule=rates[s], momentum=momentum, seed=seeds[s])`` up to the rounding
+    of a batched matrix product; copies share only the matrix products (one ``torch.baddbmm`` per
+    layer), which is what makes many copies cheap.
+
+    A copy whose mini-batch loss becomes NaN or infinite stops there (``diverged``, ``diverged_at``,
+    as in ``fit``): its weights are set to zero and it takes no further part.
+
+    Returns one dict per copy: ``eval_steps`` (0, every ``eval_every`` steps and the last),
+    ``train_loss`` and ``train_acc`` on the whole training set, ``test_loss`` and ``test_acc`` on the
+    test set, ``batch_loss`` (every update), ``lr`` (the rate of every update), ``diverged``,
+    ``diverged_at``.
+    """
+    rates = list(rates)
+    S = len(rates)
+    if S == 0:
+        raise ValueError("rates must hold at least one schedule")
+    for r in rates:
+        if not callable(r):
+            raise TypeError(f"each rate must be a callable step -> lr, got {r!r}")
+    models = list(models) if isinstance(models, (list, tuple)) else [models] * S
+    seeds = list(seeds) if isinstance(seeds, (list, tuple)) else [seeds] * S
+    if len(models) != S or len(seeds) != S:
+        raise ValueError(f"need one model and one seed per rate: {len(models)} models, {len(seeds)} seeds, {S} rates")
+    for name, value, low in [("steps", steps, 1), ("batch_size", batch_size, 1), ("eval_every", eval_every, 1)] + \
+            [("seed", v, 0) for v in seeds]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+    n = len(data.y_train)
+    if batch_size > n:
+        raise ValueError(f"batch_size must be <= the {n} training rows, got {batch_size}")
+    if device is None:
+        from helpers.device import get_device
+        device = get_device()
+    device = torch.device(device)
+    Xtr, ytr = data.X_train.to(device), data.y_train.to(device)
+    Xte, yte = data.X_test.to(device), data.y_test.to(device)
+    layers = _stacked_layers(models, device)
+    params = [t for pair in layers for t in pair]
+    bufs = [torch.zeros_like(p) for p in params]
+    table = [[float(r(t)) for r in rates] for t in range(steps)]
+    for s in range(S):
+        bad = [row[s] for row in table if not (math.isfinite(row[s]) and row[s] >= 0)]
+        if bad:
+            raise ValueError(f"rates[{s}] gave a rate that is not a finite number >= 0: {bad[0]!r}")
+    rate_table = torch.tensor(table, dtype=params[0].dtype, device=device)
+    distinct = sorted(set(seeds))
+    generators = {sd: torch.Generator().manual_seed(sd) for sd in distinct}
+    rows = torch.tensor([distinct.index(sd) for sd in seeds], device=device)
+    out = [{"eval_steps": [], "train_loss": [], "train_acc": [], "test_loss": [], "test_acc": [],
+            "diverged": False, "diverged_at": None} for _ in range(S)]
+    batch_losses = torch.empty(steps, S, dtype=torch.float32, device=device)
+    alive = torch.ones(S, dtype=torch.bool, device=device)
+    any_dead = False
+
+    def per_copy(X, y):
+        """(loss, accuracy) of every copy on the whole set X, y (in chunks of eval_batch rows)."""
+        loss_sum = torch.zeros(S, dtype=torch.float64, device=device)
+        correct = torch.zeros(S, dtype=torch.float64, device=device)
+        for i in range(0, len(X), eval_batch):
+            xb, yb = X[i:i + eval_batch], y[i:i + eval_batch]
+            logits = _forward(layers, xb.unsqueeze(0).expand(S, -1, -1))
+            ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.repeat(S), reduction="none")
+            loss_sum += ce.view(S, -1).sum(1).double()
+            correct += (logits.argmax(-1) == yb).sum(1).double()
+        return (loss_sum / len(X)).tolist(), (correct / len(X)).tolist()
+
+    def evaluate(step):
+        with torch.no_grad():
+            tr_loss, tr_acc = per_copy(Xtr, ytr)
+            te_loss, te_acc = per_copy(Xte, yte)
+        for s in range(S):
+            if not out[s]["diverged"]:
+                for key, values in (("train_loss", tr_loss), ("train_acc", tr_acc), ("test_loss", te_loss),
+                                    ("test_acc", te_acc)):
+                    out[s][key].append(values[s])
+                out[s]["eval_steps"].append(step)
+
+    batches_per_epoch = n // batch_size
+    evaluate(0)
+    perms = None
+    last = steps
+    for step in range(1, steps + 1):
+        position = (step - 1) % batches_per_epoch
+        if position == 0:
+            perms = torch.stack([torch.randperm(n, generator=generators[sd]) for sd in distinct]).to(device)
+        idx = perms[rows, position * batch_size:(position + 1) * batch_size]      # (S, B)
+        xb, yb = Xtr[idx], ytr[idx]
+        logits = _forward(layers, xb)
+        losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1), reduction="none")
+        losses = losses.view(S, batch_size).mean(1)
+        batch_losses[step - 1] = losses.detach()
+        rate = rate_table[step - 1]
+        if not bool(torch.isfinite(losses).all()) or any_dead:
+            newly = alive & ~torch.isfinite(losses.detach())
+            for s in torch.nonzero(newly).flatten().tolist():
+                out[s]["diverged"], out[s]["diverged_at"] = True, step
+            alive &= ~newly
+            any_dead = True
+            if not bool(alive.any()):
+                last = step
+                break
+            rate = torch.where(alive, rate, torch.zeros_like(rate))
+            grads = torch.autograd.grad(losses[alive].sum(), params)
+        else:
+            grads = torch.autograd.grad(losses.sum(), params)
+        with torch.no_grad():
+            torch._foreach_mul_(bufs, momentum)
+            torch._foreach_add_(bufs, grads)
+            for p, buf in zip(params, bufs):
+                p.addcmul_(rate.view(-1, *([1] * (p.dim() - 1))), buf, value=-1.0)
+            if any_dead:
+                for p, buf in zip(params, bufs):
+                    p[~alive] = 0.0
+                    buf[~alive] = 0.0
+        if step % eval_every == 0 or step == steps:
+            evaluate(step)
+    losses_by_copy = batch_losses[:last].T.tolist()
+    for s in range(S):
+        done = out[s]["diverged_at"] or last
+        out[s]["batch_loss"] = losses_by_copy[s][:done]
+        out[s]["lr"] = [row[s] for row in table[:done]]
+    return out
+
+
 def lr_sweep(*, seed=0, lrs=(1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0),
-             steps=400, batch_size=128, hidden=128, depth=2, momentum=0.9, eval_every=25, data=None,
+             steps=400, batch_size=128, hidden=64, depth=2, momentum=0.9, eval_every=25, data=None,
              device=None):
     """Final training loss against a constant learning rate: the U-shaped curve.
 
-    The same network, initial weights and mini-batches for every rate; SGD with ``momentum``.
-    A run whose loss becomes NaN/inf is stopped by ``helpers.train.fit`` and reported here with
+    The same network, initial weights and mini-batches for every rate (``train_copies``); SGD with
+    ``momentum``. A run whose loss becomes NaN/inf stops there and is reported with
     ``diverged=True`` and ``diverged_at`` (its final loss is None), never raised. A finite run
     whose final loss is at least ``CHANCE_LOSS`` learnt nothing (``at_chance``); one whose
     mini-batch loss ever exceeded 1e4 (``max_batch_loss``) blew up without reaching NaN.
@@ -227,20 +455,19 @@ def lr_sweep(*, seed=0, lrs=(1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 3
     out = {"lrs": list(lrs), "chance_loss": CHANCE_LOSS,
            "config": {"steps": steps, "batch_size": batch_size, "hidden": hidden, "depth": depth,
                       "momentum": momentum, "seed": seed}}
+    model = _mlp(data, hidden=hidden, depth=depth, seed=seed)
+    copies = train_copies(model, data, [constant(lr) for lr in lrs], steps=steps, batch_size=batch_size,
+                          momentum=momentum, eval_every=eval_every, seeds=seed, device=device)
     runs = []
-    for lr in lrs:
-        model = _mlp(data, hidden=hidden, depth=depth, seed=seed)
-        h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
-                batch_size=batch_size, lr=lr, momentum=momentum, eval_every=eval_every, seed=seed,
-                device=device, progress=False)
-        final = None if h.diverged else _finite(h.eval_train_loss[-1])
-        finite_batch = [v for v in h.train_loss if math.isfinite(v)]
-        runs.append({"lr": lr, "diverged": h.diverged, "diverged_at": h.diverged_at,
-                     "final_loss": final, "final_test_acc": None if h.diverged else _finite(h.test_acc[-1]),
+    for lr, h in zip(lrs, copies):
+        final = None if h["diverged"] else _finite(h["train_loss"][-1])
+        finite_batch = [v for v in h["batch_loss"] if math.isfinite(v)]
+        runs.append({"lr": lr, "diverged": h["diverged"], "diverged_at": h["diverged_at"],
+                     "final_loss": final, "final_test_acc": None if h["diverged"] else _finite(h["test_acc"][-1]),
                      "at_chance": final is not None and final >= CHANCE_LOSS,
                      "max_batch_loss": max(finite_batch) if finite_batch else None,
-                     "eval_steps": list(h.eval_steps), "curve": [_finite(v) for v in h.eval_train_loss],
-                     "batch_loss": [_finite(v) for v in h.train_loss]})
+                     "eval_steps": list(h["eval_steps"]), "curve": [_finite(v) for v in h["train_loss"]],
+                     "batch_loss": [_finite(v) for v in h["batch_loss"]]})
     out["runs"] = runs
     trained = [r for r in runs if r["final_loss"] is not None]
     best = min(trained, key=lambda r: r["final_loss"]) if trained else None
@@ -250,47 +477,73 @@ def lr_sweep(*, seed=0, lrs=(1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 3
     return out
 
 
-def compare_schedules(*, setting="noisy", names=SCHEDULE_NAMES, lr=None, batch_size=None, steps=1500,
-                      hidden=128, depth=2, momentum=0.9, eval_every=50, seed=0, schedule_kwargs=None,
-                      data=None, device=None):
-    """Every schedule side by side: the same model, initial weights, data, mini-batches and peak rate.
+def compare_schedules_seeds(*, setting="noisy", seeds=(0, 1, 2), names=SCHEDULE_NAMES, lr=None, batch_size=None,
+                            steps=None, hidden=64, depth=2, momentum=0.9, eval_every=100, schedule_kwargs=None,
+                            data=None, device=None):
+    """``compare_schedules`` on every seed of ``seeds``, trained together: ``{seed: result}``.
 
-    ``setting`` picks the peak rate and batch size from ``SETTINGS`` ("noisy": lr 0.1, batch 32;
-    "benign": lr 0.1, batch 256); ``lr`` / ``batch_size`` override them. Each schedule is built by
-    ``build_schedule`` for ``steps`` steps (``schedule_kwargs``: name -> keyword overrides, e.g.
-    ``{"inverse_time": {"final_factor": 0.1}}``). Returns, per schedule, the whole-training-set loss and
-    test-accuracy curves (every ``eval_every`` steps), the rate at every step, the final training
-    loss and test accuracy, and the mean rate as a fraction of the peak; plus the names sorted by
-    final training loss (``order``).
+    Every (seed, schedule) pair is one copy in a single ``train_copies`` run, so three seeds cost
+    far less than three calls; each seed's result is that of ``compare_schedules(seed=seed, ...)``
+    with the same arguments (the copies share only matrix products; a test checks it).
     """
     if setting not in SETTINGS:
         raise ValueError(f"setting must be one of {tuple(SETTINGS)}, got {setting!r}")
     lr = SETTINGS[setting]["lr"] if lr is None else lr
     batch_size = SETTINGS[setting]["batch_size"] if batch_size is None else batch_size
+    steps = SETTINGS[setting]["steps"] if steps is None else steps
+    names, seeds = tuple(names), tuple(seeds)
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"names must be distinct schedule names, got {names!r}")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct ints, got {seeds!r}")
     _check_overrides(schedule_kwargs, names)
     data = _data(data)
     steps_per_epoch = len(data.y_train) // batch_size
-    out = {"names": list(names), "setting": setting,
-           "config": {"lr": lr, "batch_size": batch_size, "steps": steps, "hidden": hidden, "depth": depth,
-                      "momentum": momentum, "eval_every": eval_every, "seed": seed,
-                      "steps_per_epoch": steps_per_epoch, "epochs": steps / steps_per_epoch,
-                      "noise_scale": lr / batch_size}}
-    for name in names:
-        schedule = build_schedule(name, lr=lr, total_steps=steps, steps_per_epoch=steps_per_epoch,
-                                  **(schedule_kwargs or {}).get(name, {}))
-        model = _mlp(data, hidden=hidden, depth=depth, seed=seed)
-        h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
-                batch_size=batch_size, lr=lr, momentum=momentum, schedule=schedule, eval_every=eval_every,
-                seed=seed, device=device, progress=False)
-        out[name] = {"eval_steps": list(h.eval_steps), "train_loss": [_finite(v) for v in h.eval_train_loss],
-                     "test_acc": [_finite(v) for v in h.test_acc], "lr": list(h.lr),
-                     "diverged": h.diverged, "diverged_at": h.diverged_at,
-                     "final_train_loss": None if h.diverged else _finite(h.eval_train_loss[-1]),
-                     "final_test_acc": None if h.diverged else _finite(h.test_acc[-1]),
-                     "mean_lr_factor": sum(h.lr) / (len(h.lr) * lr), "repr": repr(schedule)}
-    done = [n for n in names if out[n]["final_train_loss"] is not None]
-    out["order"] = sorted(done, key=lambda n: out[n]["final_train_loss"])
-    return out
+    schedules = [build_schedule(name, lr=lr, total_steps=steps, steps_per_epoch=steps_per_epoch,
+                                **(schedule_kwargs or {}).get(name, {})) for name in names]
+    models = {seed: _mlp(data, hidden=hidden, depth=depth, seed=seed) for seed in seeds}
+    copies = train_copies([models[sd] for sd in seeds for _ in names], data, schedules * len(seeds),
+                          seeds=[sd for sd in seeds for _ in names], steps=steps, batch_size=batch_size,
+                          momentum=momentum, eval_every=eval_every, device=device)
+    results = {}
+    for i, seed in enumerate(seeds):
+        out = {"names": list(names), "setting": setting,
+               "config": {"lr": lr, "batch_size": batch_size, "steps": steps, "hidden": hidden, "depth": depth,
+                          "momentum": momentum, "eval_every": eval_every, "seed": seed,
+                          "steps_per_epoch": steps_per_epoch, "epochs": steps / steps_per_epoch,
+                          "noise_scale": lr / batch_size}}
+        for j, (name, schedule) in enumerate(zip(names, schedules)):
+            h = copies[i * len(names) + j]
+            out[name] = {"eval_steps": list(h["eval_steps"]), "train_loss": [_finite(v) for v in h["train_loss"]],
+                         "test_acc": [_finite(v) for v in h["test_acc"]], "lr": list(h["lr"]),
+                         "diverged": h["diverged"], "diverged_at": h["diverged_at"],
+                         "final_train_loss": None if h["diverged"] else _finite(h["train_loss"][-1]),
+                         "final_test_acc": None if h["diverged"] else _finite(h["test_acc"][-1]),
+                         "mean_lr_factor": sum(h["lr"]) / (len(h["lr"]) * lr), "repr": repr(schedule)}
+        done = [n for n in names if out[n]["final_train_loss"] is not None]
+        out["order"] = sorted(done, key=lambda n: out[n]["final_train_loss"])
+        results[seed] = out
+    return results
+
+
+def compare_schedules(*, setting="noisy", seed=0, names=SCHEDULE_NAMES, lr=None, batch_size=None, steps=None,
+                      hidden=64, depth=2, momentum=0.9, eval_every=100, schedule_kwargs=None, data=None,
+                      device=None):
+    """Every schedule side by side: the same model, initial weights, data, mini-batches and peak rate.
+
+    ``setting`` picks the peak rate, batch size and number of steps from ``SETTINGS`` ("noisy": lr 0.1,
+    batch 32, 1500 steps; "benign": lr 0.1, batch 256, 1000 steps); ``lr`` / ``batch_size`` / ``steps``
+    override them. Each schedule is built by
+    ``build_schedule`` for ``steps`` steps (``schedule_kwargs``: name -> keyword overrides, e.g.
+    ``{"inverse_time": {"final_factor": 0.1}}``), and all are trained together by ``train_copies``.
+    Returns, per schedule, the whole-training-set loss and test-accuracy curves (every
+    ``eval_every`` steps), the rate at every step, the final training loss and test accuracy, and
+    the mean rate as a fraction of the peak; plus the names sorted by final training loss (``order``).
+    """
+    return compare_schedules_seeds(setting=setting, seeds=(seed,), names=names, lr=lr, batch_size=batch_size,
+                                   steps=steps, hidden=hidden, depth=depth, momentum=momentum,
+                                   eval_every=eval_every, schedule_kwargs=schedule_kwargs, data=data,
+                                   device=device)[seed]
 
 
 def loss_around_step(result, name, step, *, window=None):
