@@ -49,9 +49,9 @@ def test_counts_in_persian_words_or_digits():
 def test_rate_phrase_reads_the_record(tmp_path):
     (tmp_path / "ch9.json").write_text(json.dumps({"claims": {
         "a": {"held": 9, "total": 10}, "b": {"held": 10, "total": 10}, "c": {"held": 0, "total": 10}}}))
-    assert v.rate_phrase("a", tmp_path) == "در ۹ بذر از ۱۰"
-    assert v.rate_phrase("b", tmp_path) == "در هر ۱۰ بذر"
-    assert v.rate_phrase("c", tmp_path) == "در هیچ‌یک از ۱۰ بذر"
+    assert v.rate_phrase("a", tmp_path) == "در نه بذر از ده"
+    assert v.rate_phrase("b", tmp_path) == "در هر ده بذر"
+    assert v.rate_phrase("c", tmp_path) == "در هیچ‌یک از ده بذر"
     assert v.claim_rate("a", tmp_path) == (9, 10)
     with pytest.raises(KeyError, match="no many-seed record"):
         v.rate_phrase("zzz", tmp_path)
