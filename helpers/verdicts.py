@@ -3,7 +3,7 @@
 A chapter glues these strings instead of typing them: a verdict («درست»), how many seeds a
 result held on («در هر سه بذر», «در دو بذر از سه»), a comparison («بهتر», «بدتر»,
 «هم‌اندازه»), and the rate at which a claim held over many seeds in ``make bench``
-(«در نه بذر از ده»), read from ``benchmarks/results/claims/chN.json``.
+(«در نُه بذر از ده»), read from ``benchmarks/results/claims/chN.json``.
 
 Counts are written as Persian words or Persian digits, never Latin digits, so a glued phrase
 follows the book's digit policy for prose (CONTRIBUTING.md, "Numbers in prose").
@@ -22,7 +22,7 @@ VERDICTS = {
     "untested": "تأییدنشده",
 }
 
-_WORDS = ("صفر", "یک", "دو", "سه", "چهار", "پنج", "شش", "هفت", "هشت", "نه", "ده",
+_WORDS = ("صفر", "یک", "دو", "سه", "چهار", "پنج", "شش", "هفت", "هشت", "نُه", "ده",  # نُه: not «نه» (no)
           "یازده", "دوازده", "سیزده", "چهارده", "پانزده", "شانزده", "هفده", "هجده", "نوزده", "بیست")
 _FA_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
@@ -125,6 +125,6 @@ def claim_rate(name: str, directory: str | Path | None = None) -> tuple[int, int
 
 
 def rate_phrase(name: str, directory: str | Path | None = None) -> str:
-    """«در نه بذر از ده» for claim ``name``, from the recorded many-seed claims table (counts in words, so
+    """«در نُه بذر از ده» for claim ``name``, from the recorded many-seed claims table (counts in words, so
     the phrase never puts Persian digits next to the Latin digits of glued numbers)."""
     return seeds_phrase(*claim_rate(name, directory))

@@ -8,7 +8,7 @@ from helpers import verdicts as v
 
 @pytest.mark.parametrize("held,total,expected", [
     (3, 3, "در هر سه بذر"), (2, 3, "در دو بذر از سه"), (0, 3, "در هیچ‌یک از سه بذر"), (1, 3, "در یک بذر از سه"),
-    (2, 2, "در هر دو بذر"), (9, 10, "در نه بذر از ده"), (1, 1, "در تنها بذر"),
+    (2, 2, "در هر دو بذر"), (9, 10, "در نُه بذر از ده"), (1, 1, "در تنها بذر"),
 ])
 def test_seeds_phrase(held, total, expected):
     assert v.seeds_phrase(held, total) == expected
@@ -49,7 +49,7 @@ def test_counts_in_persian_words_or_digits():
 def test_rate_phrase_reads_the_record(tmp_path):
     (tmp_path / "ch9.json").write_text(json.dumps({"claims": {
         "a": {"held": 9, "total": 10}, "b": {"held": 10, "total": 10}, "c": {"held": 0, "total": 10}}}))
-    assert v.rate_phrase("a", tmp_path) == "در نه بذر از ده"
+    assert v.rate_phrase("a", tmp_path) == "در نُه بذر از ده"
     assert v.rate_phrase("b", tmp_path) == "در هر ده بذر"
     assert v.rate_phrase("c", tmp_path) == "در هیچ‌یک از ده بذر"
     assert v.claim_rate("a", tmp_path) == (9, 10)
