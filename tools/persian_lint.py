@@ -375,7 +375,7 @@ DIGIT_RULES = {
 # of a name (ResNet-18, CIFAR-10, float32). Any other number was typed by hand and may contradict the runs.
 STRUCTURAL = ("فصل", "فصل‌های", "بخش", "بخش‌های", "تمرین", "تمرین‌های", "شکل", "جدول", "ادعای", "ادعاهای",
               "پاسخ", "دیدگاه", "آزمایشگاه", "بند", "بندهای", "سطر", "ستون", "رشتهٔ", "سال", "سال‌های", "دههٔ",
-              "نسخهٔ", "شمارهٔ", "قدم", "معادلهٔ", "الگوریتم", "پیوست", "§")
+              "نسخهٔ", "شمارهٔ", "قدم", "معادلهٔ", "الگوریتم", "پیوست", "مجوز", "CC BY-SA", "§")
 _NUMBER = re.compile(f"[0-9{FA_DIGITS}]+(?:[.,\u066B\u066C/][0-9{FA_DIGITS}]+)*")
 _STRUCT_BEFORE = re.compile("(?:" + "|".join(map(re.escape, STRUCTURAL)) + f")[ \t\u200c]*(?:[0-9{FA_DIGITS}]+"
                             f"[ \t]*(?:،|و|تا|-|–|,)[ \t]*)*$")
