@@ -459,6 +459,8 @@ def _m_deg_analysis(seed):
             "plain6_grad_ratio": p6["grad_ratio_init"], "plain30_grad_ratio": p30["grad_ratio_init"],
             "res30_resp_first": r30["responses"][0], "res30_resp_rest_max": max(r30["responses"][1:]),
             "res30_resp_min": min(r30["responses"]), "res030_resp_min": min(z30["responses"]),
+            "res30_resp_mean": sum(r30["responses"]) / len(r30["responses"]),
+            "res6_resp_mean": sum(runs["residual"][6]["responses"]) / len(runs["residual"][6]["responses"]),
             "plain30_lesion_min": min(p30["lesion_train_err"]),
             "res30_lesion_median": _upper_median(r30["lesion_train_err"]),
             "res30_lesion_first": r30["lesion_train_err"][0], "res30_lesion_rest_max": max(r30["lesion_train_err"][1:]),
@@ -789,13 +791,17 @@ CLAIMS: list[Claim] = [
           {"plain30_grad_ratio": "ch5_grad_ratio_plain30"}, ("plain30_grad_ratio",)),
     Claim("ch5_block_responses", 5,
           "No residual block of the trained ResNet-30 is (near) zero; the first block's branch is larger than its "
-          "input (||F||/||x|| > 1), every later block's is smaller (< 1).",
+          "input (||F||/||x|| > 1), every later block's is smaller (< 1); on average the blocks of ResNet-30 "
+          "contribute less than those of ResNet-6.",
           _m_deg_analysis, lambda f: min(f["res30_resp_min"], f["res030_resp_min"]) > 0.05
-          and f["res30_resp_first"] > 1 > f["res30_resp_rest_max"],
-          "min ||F||/||x|| > 0.05 (gamma 1 and 0); gamma 1: block 1 > 1 > every later block",
+          and f["res30_resp_first"] > 1 > f["res30_resp_rest_max"] and f["res30_resp_mean"] < f["res6_resp_mean"],
+          "min ||F||/||x|| > 0.05 (gamma 1 and 0); gamma 1: block 1 > 1 > every later block; "
+          "mean over blocks: res-30 < res-6",
           {"res30_resp_first": "ch5_resp_res30_first", "res30_resp_min": "ch5_resp_res30_min",
-           "res030_resp_min": "ch5_resp_res030_min"},
-          ("res30_resp_first", "res30_resp_rest_max", "res30_resp_min", "res030_resp_min")),
+           "res030_resp_min": "ch5_resp_res030_min", "res30_resp_mean": "ch5_resp_res30_mean",
+           "res6_resp_mean": "ch5_resp_res6_mean"},
+          ("res30_resp_first", "res30_resp_rest_max", "res30_resp_min", "res030_resp_min", "res30_resp_mean",
+           "res6_resp_mean")),
     Claim("ch5_lesion", 5,
           "Removing one block at test time: the plain-30 net collapses whichever block is removed; ResNet-30 "
           "(gamma = 1) loses less for most blocks, but removing its first block hurts most and nearly as much; "
