@@ -942,9 +942,12 @@ def fingerprint(claim: Claim) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def record(rows: list[dict], directory: Path | None = None) -> list[Path]:
+def record(rows: list[dict], directory: Path | None = None, fingerprints: dict | None = None) -> list[Path]:
     """Write each chapter's rows to ``results/claims/chN.json`` (merged with the claims already recorded
-    there). What ``helpers.verdicts.rate_phrase`` reads and the book glues («در ۹ بذر از ۱۰»)."""
+    there). What ``helpers.verdicts.rate_phrase`` reads and the book glues («در نُه بذر از ده»).
+
+    ``fingerprints`` ({claim name: fingerprint}) should be taken BEFORE the runs: ``inspect`` reads this
+    file again when asked, so an edit made while the claims ran would otherwise be fingerprinted."""
     directory = Path(directory) if directory is not None else RATES_DIR
     directory.mkdir(parents=True, exist_ok=True)
     by_name = {c.name: c for c in CLAIMS}
@@ -966,7 +969,7 @@ def record(rows: list[dict], directory: Path | None = None) -> list[Path]:
             data["claims"][r["claim"]] = {
                 "held": sum(bool(r["held"][s]) for s in seeds), "total": len(seeds), "seeds": seeds,
                 "failed_seeds": [s for s in seeds if not r["held"][s]],
-                "fingerprint": fingerprint(by_name[r["claim"]]), "criterion": r["criterion"], "cpu": data["cpu"],
+                "fingerprint": (fingerprints or {}).get(r["claim"]) or fingerprint(by_name[r["claim"]]), "criterion": r["criterion"], "cpu": data["cpu"],
                 "figures": {str(s): r["figures"][s] for s in seeds}}
         data["claims"] = dict(sorted(data["claims"].items()))
         path.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=_json_default) + "\n", encoding="utf-8")
@@ -1001,10 +1004,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     claims = [c for c in CLAIMS if (not args.only or c.name in args.only)
               and (not args.chapter or c.chapter in args.chapter)]
+    prints = {c.name: fingerprint(c) for c in claims}  # before the runs (see record)
     rows = evaluate(args.seeds, claims, progress=lambda s: print("...", s, file=sys.stderr, flush=True))
     print(to_markdown(rows))
     if args.record:
-        for path in record(rows):
+        for path in record(rows, fingerprints=prints):
             print("recorded", path, file=sys.stderr)
     for (name, seed), (wall, cpu) in sorted(experiment_times().items()):
         print(f"{name} seed {seed}: {wall:.1f} s wall, {cpu:.1f} s CPU", file=sys.stderr)

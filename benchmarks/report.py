@@ -362,11 +362,12 @@ def main(argv=None) -> int:
 
         log(f"claims on seeds {args.seeds} ...")
         t0, c0 = time.perf_counter(), time.process_time()
+        prints = {c.name: C.fingerprint(c) for c in C.CLAIMS}  # before the runs (see claims.record)
         claims_rows = C.evaluate(args.seeds, progress=lambda s: log("claim " + s))
         claims_wall, claims_cpu = time.perf_counter() - t0, time.process_time() - c0
         claims_md = C.to_markdown(claims_rows)
         if not args.no_record:
-            for path in C.record(claims_rows):
+            for path in C.record(claims_rows, fingerprints=prints):
                 log(f"recorded {path}")
         claim_times = C.experiment_times()
         if glued and 0 in args.seeds:
