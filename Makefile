@@ -86,7 +86,7 @@ grade: $(STAMP)
 clean:
 	rm -rf _build _vendor _static/fonts
 
-# Class hub benchmark (issue 15): N simulated students run lab 1 at once on a real JupyterHub on
+# Class hub benchmark: N simulated students run lab 1 at once on a real JupyterHub on
 # this machine (loopback only) -> benchmarks/hub_report.md. HUB_BENCH_FLAGS="--users 20 --ramp 25,30".
 .PHONY: hub-bench
 hub-bench: assets

@@ -1,4 +1,4 @@
-"""Sphinx extension: a «باز کردن در JupyterHub» button on every lab page (issue 15).
+"""Sphinx extension: a «باز کردن در JupyterHub» button on every lab page.
 
 The button is an nbgitpuller link to the course's JupyterHub: a student who clicks it logs in,
 nbgitpuller clones (or, later, merges into) the course repository in their home folder, and

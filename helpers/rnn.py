@@ -471,7 +471,7 @@ class AddingModel(nn.Module):
     cell_type: ``"tanh"`` / ``"relu"`` (``RNN`` at PyTorch's default init),
     ``"irnn"`` (ReLU ``RNN`` with ``irnn_init_``, input weights N(0, 0.001²)),
     ``"indrnn"`` (``IndRNN`` layers, ReLU; u ~ U(0, 1) in the lower layers and
-    u = 1 in the last, as in the course's prototype after Li et al. 2018; the
+    u = 1 in the last, following Li et al. 2018; the
     bound u_max = max_growth^(1/seq_len) when ``seq_len`` is given).
     ``num_layers`` stacked layers of ``hidden_size`` units, then a linear read-out
     of h_T. Call ``clip_recurrent_()`` after each optimizer step (a no-op

@@ -1,6 +1,6 @@
-"""Adversarial submissions against tools/homework.py grade (issue 12): cheating never pays.
+"""Adversarial submissions against tools/homework.py grade: cheating never pays.
 
-Every attack class of issue 12's table has a fixture in tests/fixtures/grading/attacks.py (and a
+Every attack class of the threat model (labs/instructors.md) has a fixture in tests/fixtures/grading/attacks.py (and a
 few more). All are graded in ONE run of ``grade -j 2`` together with an honest victim (the lab 1
 reference answers) and the untouched handouts (what an empty submission earns). The tests then
 check that each attack scored at most what it deserved, the victim kept 21/21, the bundles in

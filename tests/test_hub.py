@@ -1,4 +1,4 @@
-"""A real class hub on this machine, small: 3 students (issue 15; the full run is benchmarks/hub.py).
+"""A real class hub on this machine, small: 3 students (the full run is benchmarks/hub.py).
 
 JupyterHub from PyPI with configurable-http-proxy from npm, DummyAuthenticator and
 SimpleLocalProcessSpawner (no system users), loopback only, started here under `timeout` so that

@@ -1,6 +1,6 @@
 """Every page of the table of contents, read as a reader would: phone and laptop, light and dark.
 
-Issue 14. Each page is opened from the built site (as files, as the README says, and a
+Each page is opened from the built site (as files, as the README says, and a
 smaller set over a local HTTP server) at 1366x900 and 390x844 in light and dark colour
 schemes, and must show:
 

@@ -1,4 +1,4 @@
-"""Fast checks of the pieces behind issue 14 (no build, no browser): figure descriptions,
+"""Fast checks of the pieces behind the site (no build, no browser): figure descriptions,
 search snippets without TeX, Persian interface strings, bibliography direction, downloads."""
 import io
 import sys
