@@ -925,6 +925,24 @@ RATES_DIR = Path(__file__).resolve().parent / "results" / "claims"
 BENCH_SEEDS = tuple(range(10))   # `make bench` measures every claim on these seeds
 
 
+def cpu_identity() -> str:
+    """The CPU as far as floating-point results go: model name, family/model and whether AVX-512 is
+    there (PyTorch and MKL pick their kernels by it), e.g. ``AMD EPYC (family 25, model 17, avx512f)``.
+    Two machines with the same identity give the same numbers for the same seed."""
+    info = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    break                                  # the first processor is enough
+                key, _, value = line.partition(":")
+                info[key.strip()] = value.strip()
+    except OSError:
+        return platform.processor() or platform.machine()
+    simd = "avx512f" if "avx512f" in info.get("flags", "").split() else "no avx512f"
+    return f"{info.get('model name', '?')} (family {info.get('cpu family', '?')}, model {info.get('model', '?')}, {simd})"
+
+
 def fingerprint(claim: Claim) -> str:
     """A hash of what a claim's figures depend on in this file: its criterion, its measure function
     and the experiment runners (with their arguments) that the measure reads.
@@ -955,12 +973,7 @@ def record(rows: list[dict], directory: Path | None = None, fingerprints: dict |
     for chapter in sorted({r["chapter"] for r in rows}):
         path = directory / f"ch{chapter}.json"
         data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"claims": {}}
-        data["cpu"] = platform.processor() or platform.machine()
-        try:
-            data["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
-                               if line.startswith("model name"))
-        except (OSError, StopIteration):
-            pass
+        data["cpu"] = cpu_identity()
         data["recorded"] = datetime.date.today().isoformat()
         for r in rows:
             if r["chapter"] != chapter:

@@ -16,7 +16,6 @@ A failure means the prose claims more than the experiments show: reword the pros
 experiment and its prose together, then record again), never the criterion alone.
 """
 import math
-import platform
 import sys
 from pathlib import Path
 
@@ -26,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.claims import (CLAIMS, EXPERIMENTS, book_mismatches, evaluate, fingerprint,  # noqa: E402
-                               load_glued, load_records)
+from benchmarks.claims import (CLAIMS, EXPERIMENTS, book_mismatches, cpu_identity, evaluate,  # noqa: E402
+                               fingerprint, load_glued, load_records)
 
 MIN_SEEDS = 10
 MIN_HELD = 8
@@ -102,12 +101,12 @@ def _close(a, b):
 
 
 def _same_cpu(rec_cpu: str) -> bool:
-    try:
-        here = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
-                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        here = platform.processor()
-    return here == rec_cpu
+    return rec_cpu == cpu_identity()
+
+
+def test_cpu_identity_names_model_and_simd():
+    ident = cpu_identity()
+    assert "family" in ident and "avx512f" in ident, ident
 
 
 @pytest.mark.slow
