@@ -49,6 +49,7 @@ from helpers.experiments import batchnorm as bnx
 from helpers.experiments import lr_decay as lx
 from helpers.experiments import resnet_degradation as rx
 from helpers.experiments import vanishing as vg
+from helpers import verdicts
 
 SEEDS = (0, 1, 2)
 CHANCE_ACC = 0.2          # 10 classes: "learnt nothing" = at most twice the 10 % of a guess
@@ -921,7 +922,7 @@ def book_mismatches(rows: list[dict], glued: dict[str, float], *, seed: int = 0,
 
 
 # --------------------------------------------------------------------------- the many-seed record
-RATES_DIR = Path(__file__).resolve().parent / "results" / "claims"
+RATES_DIR = verdicts.RATES_DIR  # benchmarks/results/claims/: what the book reads (helpers.verdicts.load_rates)
 BENCH_SEEDS = tuple(range(10))   # `make bench` measures every claim on these seeds
 
 
@@ -999,12 +1000,12 @@ def _json_default(value):
 
 
 def load_records(directory: Path | None = None) -> dict:
-    """{claim name: recorded entry} from every ``results/claims/chN.json``."""
-    directory = Path(directory) if directory is not None else RATES_DIR
-    out = {}
-    for path in sorted(directory.glob("ch*.json")):
-        out.update(json.loads(path.read_text(encoding="utf-8"))["claims"])
-    return out
+    """{claim name: recorded entry} from every ``results/claims/chN.json`` ({} when nothing is recorded yet),
+    read by the same function the book uses (``helpers.verdicts.load_rates``)."""
+    try:
+        return verdicts.load_rates(directory)
+    except FileNotFoundError:
+        return {}
 
 
 def main(argv=None) -> int:
