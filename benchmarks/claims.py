@@ -36,6 +36,7 @@ import inspect
 import json
 import math
 import platform
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -44,11 +45,11 @@ from typing import Callable
 
 import torch
 
-from helpers.experiments import activations_bn as abx
-from helpers.experiments import batchnorm as bnx
-from helpers.experiments import lr_decay as lx
-from helpers.experiments import resnet_degradation as rx
-from helpers.experiments import vanishing as vg
+from helpers.experiments import ch2_bn_sigmoid_relu as abx
+from helpers.experiments import ch1_batchnorm as bnx
+from helpers.experiments import ch3_lr_decay as lx
+from helpers.experiments import ch5_resnet as rx
+from helpers.experiments import ch4_vanishing_gradients as vg
 from helpers import verdicts
 
 SEEDS = (0, 1, 2)
@@ -129,7 +130,7 @@ def _ch3_sweep(seed):
 
 def _ch3_noisy(seed):
     # the notebook trains seeds 0, 1, 2 together (lx.compare_schedules_seeds, same arguments); a seed's
-    # numbers are bit for bit those of this single-seed call (tests/test_experiments_lr_decay.py checks it)
+    # numbers are bit for bit those of this single-seed call (tests/test_experiments_ch3.py checks it)
     return lx.compare_schedules(setting="noisy", seed=seed, device="cpu")
 
 
@@ -945,20 +946,35 @@ def cpu_identity() -> str:
 
 
 def fingerprint(claim: Claim) -> str:
-    """A hash of what a claim's figures depend on in this file: its criterion, its measure function
-    and the experiment runners (with their arguments) that the measure reads.
+    """A hash of what a claim's figures depend on: its criterion, its measure function, the experiment
+    runners that the measure reads and, for a runner that calls ``chN.run("key", ...)``, the book's
+    settings of that experiment and the experiment function's source.
 
     A recorded rate whose fingerprint differs was measured with other settings, and must be measured
     again (``python -m benchmarks.claims --chapter N --seeds ... --record``). Changes inside
-    ``helpers.experiments`` are not covered: rerun ``make bench`` after changing an experiment.
+    ``helpers.experiments`` outside the experiment function (a shared helper it calls, the training loop)
+    are not covered: rerun ``make bench`` after changing one.
     """
     measure_src = inspect.getsource(claim.measure)
     parts = [claim.name, claim.criterion, measure_src, inspect.getsource(claim.holds) if claim.holds.__name__ != "<lambda>"
              else claim.criterion]
     for name in sorted(EXPERIMENTS):
         if f'"{name}"' in measure_src:
-            parts.append(inspect.getsource(EXPERIMENTS[name]))
+            runner_src = inspect.getsource(EXPERIMENTS[name])
+            parts.append(runner_src)
+            parts.extend(_settings_parts(runner_src))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _settings_parts(runner_src: str) -> list[str]:
+    """For each ``alias.run("key", ...)`` in a runner: the book's settings of that experiment
+    (``SETTINGS[key]``, where the notebook reads them too) and the experiment function's source."""
+    parts = []
+    for alias, key in re.findall(r"\b(\w+)\.run\(\s*[\"'](\w+)[\"']", runner_src):
+        module = globals()[alias]
+        parts.append(f"{module.__name__}.SETTINGS[{key!r}] = {module.SETTINGS[key]!r}")
+        parts.append(inspect.getsource(getattr(module, key)))
+    return parts
 
 
 def record(rows: list[dict], directory: Path | None = None, fingerprints: dict | None = None) -> list[Path]:

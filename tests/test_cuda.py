@@ -62,7 +62,7 @@ def test_training_on_cuda_is_finite_and_close_to_cpu():
 
 
 def test_experiments_run_on_cuda():
-    from helpers.experiments import vanishing as vg
+    from helpers.experiments import ch4_vanishing_gradients as vg
 
     cpu = vg.layer_gradients(seed=0, depth=10, hidden=100, batch_size=256, device="cpu")
     gpu = vg.layer_gradients(seed=0, depth=10, hidden=100, batch_size=256, device="cuda")

@@ -18,7 +18,7 @@ CHAPTER = ROOT / "chapters" / "01_batchnorm.ipynb"
 PROBE = """
 import json, torch
 torch.set_num_threads(1)
-from helpers.experiments import batchnorm as bnx, vanishing as vg, lr_decay as lx
+from helpers.experiments import ch1_batchnorm as bnx, ch4_vanishing_gradients as vg, ch3_lr_decay as lx
 out = {
     "steps": bnx.steps_to_target(seed=1, max_steps=100, hidden=32),
     "layers": vg.layer_gradients(seed=2, depth=6, hidden=32, batch_size=64),

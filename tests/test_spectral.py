@@ -93,7 +93,7 @@ def test_a_matrix_too_far_from_normal_is_refused_not_answered_wrongly():
 SHIM = "int mkl_serv_intel_cpu_true(void) { return 1; }\n"
 PROBE = textwrap.dedent("""
     import json, torch
-    from helpers.experiments import vanishing as vg
+    from helpers.experiments import ch4_vanishing_gradients as vg
     W = torch.full((64, 64), 0.05, dtype=torch.float64)
     try:
         torch.linalg.eigvals(W)

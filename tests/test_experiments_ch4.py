@@ -1,4 +1,4 @@
-"""Fast checks of chapter 4's experiment functions (helpers.experiments.vanishing).
+"""Fast checks of chapter 4's experiment functions (helpers.experiments.ch4_vanishing_gradients).
 
 The chapter runs them at full scale; here most run small and must return finite,
 well-formed results. The direction checks are the chapter's claims at a scale where
@@ -14,7 +14,7 @@ import math
 import pytest
 import torch
 
-from helpers.experiments import vanishing as vg
+from helpers.experiments import ch4_vanishing_gradients as vg
 
 CPU = "cpu"
 

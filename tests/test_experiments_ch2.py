@@ -1,4 +1,4 @@
-"""Fast checks of chapter 2's experiment functions (helpers.experiments.activations_bn).
+"""Fast checks of chapter 2's experiment functions (helpers.experiments.ch2_bn_sigmoid_relu).
 
 The chapter runs them at full scale; here they run tiny (a subset of digits, a few steps) and
 must return finite, well-formed results. Direction checks that need no long training:
@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from helpers.experiments import activations_bn as ab
+from helpers.experiments import ch2_bn_sigmoid_relu as ab
 from helpers.models import make_mlp
 
 CPU = "cpu"

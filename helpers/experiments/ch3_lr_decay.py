@@ -16,7 +16,7 @@ several seeds:
 The MNIST-1D experiments train many copies of ONE network at once (``train_copies``): the
 same initial weights and the same mini-batches, one learning rate (or schedule) per copy, one
 batched matrix product per layer (``torch.baddbmm``). Each copy follows exactly the update of
-``helpers.train.fit`` with SGD and momentum (``tests/test_experiments_lr_decay.py`` checks the
+``helpers.train.fit`` with SGD and momentum (``tests/test_experiments_ch3.py`` checks the
 two against each other), at a fraction of the cost of one ``fit`` per copy; that is what lets
 the chapter compare nine schedules on three seeds within its CPU budget.
 

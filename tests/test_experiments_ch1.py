@@ -1,4 +1,4 @@
-"""Fast checks of chapter 1's experiment functions (helpers.experiments.batchnorm).
+"""Fast checks of chapter 1's experiment functions (helpers.experiments.ch1_batchnorm).
 
 The chapter runs them at full scale; here they run tiny (a subset of digits, a few
 steps) and must return finite, well-formed results. One direction check is kept at
@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from helpers.experiments import batchnorm as bnx
+from helpers.experiments import ch1_batchnorm as bnx
 
 CPU = "cpu"
 

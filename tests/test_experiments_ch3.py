@@ -1,4 +1,4 @@
-"""Fast checks of chapter 3's experiment functions (helpers.experiments.lr_decay).
+"""Fast checks of chapter 3's experiment functions (helpers.experiments.ch3_lr_decay).
 
 The chapter runs them at full scale; here they run small (a subset of MNIST-1D, a few
 steps, few chains) and must return finite, well-formed results. The batched trainer
@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from helpers.data import Split, make_mnist1d
-from helpers.experiments import lr_decay as lx
+from helpers.experiments import ch3_lr_decay as lx
 from helpers.schedules import make_schedule
 from helpers.train import fit
 

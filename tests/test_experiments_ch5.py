@@ -1,4 +1,4 @@
-"""Fast checks of chapter 5's experiment functions (helpers.experiments.resnet_degradation).
+"""Fast checks of chapter 5's experiment functions (helpers.experiments.ch5_resnet).
 
 The chapter runs them at full scale; here they run tiny and must return well-formed
 results. One direction check is kept at a small scale because it is cheap and robust
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from helpers.data import Split, load_digits, make_mnist1d
-from helpers.experiments import resnet_degradation as rx
+from helpers.experiments import ch5_resnet as rx
 from helpers.resnet import count_parameters
 
 CPU = "cpu"
