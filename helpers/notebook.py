@@ -1,4 +1,11 @@
-"""Glue plumbing for the chapters: one call glues a result's numbers under names made from one prefix.
+"""Notebook plumbing for the chapters: showing the code that ran, and glueing results.
+
+``show_code(ch1.steps_to_target, ch1.make_mlp)`` shows the source of the functions an experiment ran,
+highlighted, in JupyterLab and on the site alike (the cell's output; the cell is tagged
+``remove-input`` and ``hide-output``, so the site shows it folded). The source comes from the
+function objects that ran, so the code shown is the code that ran.
+
+One call glues a result's numbers under names made from one prefix:
 
 ``glue_result("ch1_st", {"ratio": 4.2, "none": {"steps": 300}})`` glues ``ch1_st_ratio`` and
 ``ch1_st_none_steps`` (``helpers.experiments.settings.flatten``); the prose references them with
@@ -9,7 +16,29 @@ from __future__ import annotations
 
 from helpers.experiments.settings import flatten
 
-__all__ = ["glue_result", "glue_key", "glue_values"]
+__all__ = ["show_code", "glue_result", "glue_key", "glue_values"]
+
+
+def show_code(*functions):
+    """Display the source of ``functions`` (functions or classes) as one Python code block.
+
+    Returned as Markdown with a fenced block, which JupyterLab highlights and the book renders like any
+    code block on the page (left to right, the site's colours)."""
+    import inspect
+    import re
+
+    from IPython.display import Markdown
+
+    if not functions:
+        raise ValueError("show_code needs at least one function or class")
+    parts = []
+    for f in functions:
+        if not (inspect.isfunction(f) or inspect.isclass(f)):
+            raise TypeError(f"show_code expects functions or classes, got {type(f).__name__}")
+        parts.append(inspect.getsource(f).rstrip())
+    source = "\n\n\n".join(parts)
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", source)), default=0))
+    return Markdown(f"{fence}python\n{source}\n{fence}\n")
 
 
 def glue_key(prefix: str, *path: str) -> str:

@@ -85,3 +85,28 @@ def test_run_refuses_a_setting_passed_at_the_call_and_a_subset_that_is_not_a_par
     with pytest.raises(ValueError, match="part of the book"):
         S.book_call(mod, n_, subset={k_: ("not", "in", "it")})
     assert S.book_call(mod, n_, subset={k_: v_[:1]})[k_] == tuple(v_[:1])
+
+
+def _cells(path):
+    return json.loads((ROOT / path).read_text(encoding="utf-8"))["cells"]
+
+
+@pytest.mark.parametrize("n", sorted(CHAPTERS))
+def test_each_experiment_the_chapter_runs_is_shown_and_its_call_is_visible(n):
+    """The page shows the code behind each figure: the experiment's call in a visible cell, and the
+    experiment's source (``helpers.notebook.show_code``) in a folded output (CONTRIBUTING.md)."""
+    module_name, notebook = CHAPTERS[n]
+    cells = [c for c in _cells(notebook) if c["cell_type"] == "code"]
+    code = "\n".join("".join(c["source"]) for c in cells)
+    alias = re.findall(rf"from helpers\.experiments import {module_name} as (\w+)", code)[0]
+    shown = "\n".join(m for m in re.findall(r"show_code\(([^)]*)\)", code))
+    for c in cells:
+        src = "".join(c["source"])
+        tags = set(c.get("metadata", {}).get("tags", []))
+        if re.search(rf"\b{alias}\.run\(", src):
+            assert not tags & {"hide-input", "remove-input", "remove-cell"}, (
+                f"{notebook}: a cell that runs an experiment must be visible, tags {sorted(tags)}")
+        if "show_code(" in src:
+            assert {"remove-input", "hide-output"} <= tags, f"{notebook}: a show_code cell is tagged remove-input, hide-output"
+    for name in sorted(set(re.findall(rf"\b{alias}\.run\(\s*[\"'](\w+)[\"']", code))):
+        assert re.search(rf"\b{alias}\.{name}\b", shown), f"{notebook} runs {name!r} but never shows its code (show_code)"
