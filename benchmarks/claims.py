@@ -51,6 +51,7 @@ from helpers.experiments import ch3_lr_decay as lx
 from helpers.experiments import ch5_resnet as rx
 from helpers.experiments import ch4_vanishing_gradients as vg
 from helpers import verdicts
+from helpers.seeding import book_numerics
 
 SEEDS = (0, 1, 2)
 CHANCE_ACC = 0.2          # 10 classes: "learnt nothing" = at most twice the 10 % of a guess
@@ -210,16 +211,12 @@ _TIMES: dict[tuple[str, int], tuple[float, float]] = {}
 @functools.lru_cache(maxsize=None)
 def experiment(name: str, seed: int) -> dict:
     """The result of experiment ``name`` for ``seed``, computed once per process (one torch thread)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the floating-point mode of the notebooks (helpers.use_one_thread):
-    torch.set_flush_denormal(True)  # one thread, denormal numbers flushed to zero
     wall, cpu = time.perf_counter(), time.process_time()
     try:
-        return EXPERIMENTS[name](seed)
+        with book_numerics():  # the floating-point mode of the notebooks (helpers.use_book_numerics)
+            return EXPERIMENTS[name](seed)
     finally:
         _TIMES[(name, seed)] = (time.perf_counter() - wall, time.process_time() - cpu)
-        torch.set_flush_denormal(False)  # PyTorch's default, for whatever runs next in this process
-        torch.set_num_threads(before)
 
 
 def experiment_times() -> dict[tuple[str, int], tuple[float, float]]:

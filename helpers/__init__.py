@@ -5,6 +5,6 @@ one concept; each public function is tested against its PyTorch equivalent in
 ``tests/``.
 """
 from helpers.device import get_device
-from helpers.seeding import set_seed, use_one_thread
+from helpers.seeding import set_seed, use_book_numerics
 
-__all__ = ["get_device", "set_seed", "use_one_thread"]
+__all__ = ["get_device", "set_seed", "use_book_numerics"]

@@ -6,6 +6,9 @@ import torch
 
 from helpers.data import Split, load_digits
 
+# One thread, but denormals kept: the unit tests compare helpers with PyTorch in the same process and mode,
+# and hypothesis refuses to run with subnormals flushed. Tests of the book's numbers run in its mode
+# (helpers.seeding.book_numerics: the claims, the determinism probe, the notebooks).
 torch.set_num_threads(1)
 
 # Notebooks under tests/fixtures are data for the tests (typography samples, graded submissions -

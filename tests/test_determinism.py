@@ -17,7 +17,8 @@ CHAPTER = ROOT / "chapters" / "01_batchnorm.ipynb"
 
 PROBE = """
 import json, torch
-torch.set_num_threads(1)
+from helpers import use_book_numerics
+use_book_numerics()
 from helpers.experiments import ch1_batchnorm as bnx, ch4_vanishing_gradients as vg, ch3_lr_decay as lx
 out = {
     "steps": bnx.steps_to_target(seed=1, max_steps=100, hidden=32),

@@ -19,7 +19,7 @@ several seeds. Nothing here draws or prints.
   IndRNN and LSTM), ``adding_problem`` (a short training run against the 1/6 baseline).
 
 Results are deterministic for a given ``seed`` on the CPU (``conv_timing`` excepted).
-Note that ``helpers.use_one_thread`` flushes denormal numbers to zero, so a gradient
+Note that ``helpers.use_book_numerics`` flushes denormal numbers to zero, so a gradient
 that has vanished far enough is exactly 0.0 here; plots on a log scale must clip it
 at a floor (``FLOOR``) and say so.
 """
