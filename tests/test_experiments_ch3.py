@@ -1,14 +1,15 @@
 """Fast checks of chapter 3's experiment functions (helpers.experiments.ch3_lr_decay).
 
-The chapter runs them at full scale; here they run small (a subset of MNIST-1D, a few
-steps, few chains) and must return finite, well-formed results. The batched trainer
-(``train_copies``) is checked against ``helpers.train.fit`` copy by copy, and a seed's result
-must not depend on which other seeds or schedules were trained with it (the claims registry
-reruns single seeds and compares them with the book). Two direction checks are robust and
-cheap: on the quadratic the decaying rate ends far closer to the minimum than either constant
-rate, and on MNIST-1D in the noisy setting (batch 32, peak rate 0.1, 500 steps) cosine < step
-decay < constant in final training loss (it held on seeds 0–4 when the test was written; the
-test uses seed 0).
+The chapter runs them with the book's settings (``lx.SETTINGS``); here they run at the declared tiny
+scale (``lx.run(name, tiny=True)``) or, where a test is about one argument or a direction, with the
+book's settings and a few named changes (``_with``), on a subset of MNIST-1D. The batched trainer
+(``batched_fit``, the fast path of ``helpers.train.fit``) is checked against ``fit`` copy by copy, and
+a seed's result must not depend on which other seeds or schedules were trained with it (the claims
+registry reruns single seeds and compares them with the book). Two direction checks are robust and
+cheap: on the quadratic (book settings, milliseconds) the decaying rate ends far closer to the minimum
+than either constant rate, and on MNIST-1D in the noisy regime (batch 32, peak rate 0.1, 500 steps)
+cosine < step decay < constant in final training loss (it held on seeds 0–4 when the test was written;
+the test uses seed 0).
 """
 import math
 
@@ -18,10 +19,18 @@ import torch
 
 from helpers.data import Split, make_mnist1d
 from helpers.experiments import ch3_lr_decay as lx
+from helpers.experiments.common import seeded_mlp
 from helpers.schedules import make_schedule
 from helpers.train import fit
 
 CPU = "cpu"
+
+
+def _with(name, **changes):
+    """The book's settings of experiment ``name`` with ``changes`` (for a call of the function itself)."""
+    unknown = set(changes) - set(lx.SETTINGS[name]) - {"seed", "data", "device", "schedule_kwargs", "burn_in"}
+    assert not unknown, f"{sorted(unknown)} are not arguments of {name}"
+    return lx.SETTINGS[name] | changes
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +59,7 @@ def test_stationary_excess_loss_formula():
 
 
 def test_quadratic_paths_show_the_three_panels():
-    q = lx.quadratic_paths(seed=0, steps=100)
+    q = lx.run("quadratic_paths", seed=0)  # the book's settings: 100 steps, 1000 chains (milliseconds)
     assert q["runs"] == ["small", "large", "decay", "diverge"]
     assert q["lr_limit"] == pytest.approx(0.2)
     start = np.linalg.norm(q["config"]["start"])
@@ -68,24 +77,35 @@ def test_quadratic_paths_show_the_three_panels():
     # the same noise draws in every run: the first step of "decay" and "large" coincide
     assert q["decay"]["path"][1] == q["large"]["path"][1]
     assert len(q["grid_f"]) == len(q["grid_y"]) and len(q["grid_f"][0]) == len(q["grid_x"])
-    assert lx.quadratic_paths(seed=0, steps=100)["decay"]["path"] == q["decay"]["path"]  # deterministic
+    assert lx.run("quadratic_paths", seed=0)["decay"]["path"] == q["decay"]["path"]  # deterministic
     # averaged over many noise draws, the large rate sits at its noise floor (one path need not: it is one draw)
     for name in ("small", "large", "decay"):
         assert len(q[name]["mean_loss"]) == 101 and q[name]["mean_loss"][0] == q[name]["loss"][0]
     assert 0.9 < q["large"]["chain_mean_last_half"] / q["large"]["floor"][-1] < 1.1
     assert q["decay"]["chain_mean_last_half"] < 0.2 * q["large"]["chain_mean_last_half"]
     assert q["small"]["chain_mean_last_half"] > 10 * q["small"]["floor"][-1]  # still far above its own floor
-    assert lx.quadratic_paths(seed=0, steps=100, chains=0)["large"]["path"] == q["large"]["path"]  # paths unchanged
+    no_chains = lx.quadratic_paths(seed=0, **_with("quadratic_paths", chains=0))
+    assert no_chains["large"]["path"] == q["large"]["path"]  # paths unchanged
+
+
+def test_quadratic_experiments_at_the_tiny_scale():
+    q = lx.run("quadratic_paths", tiny=True)
+    steps, grid = lx.TINY["quadratic_paths"]["steps"], lx.TINY["quadratic_paths"]["grid"]
+    assert len(q["decay"]["path"]) == len(q["decay"]["mean_loss"]) == steps + 1 and len(q["grid_f"]) == grid
+    assert all(math.isfinite(v) for name in ("small", "large", "decay") for v in q[name]["loss"])
+    s = lx.run("stationary_spread", tiny=True)
+    assert s["lrs"] == list(lx.TINY["stationary_spread"]["lrs"]) and len(s["ratio"]) == len(s["lrs"])
+    assert all(r > 0 and math.isfinite(r) for r in s["ratio"])
 
 
 def test_stationary_spread_matches_the_formula():
-    s = lx.stationary_spread(lrs=(0.05, 0.1), chains=400, measure=200, seed=0)
+    s = lx.stationary_spread(seed=0, **_with("stationary_spread", lrs=(0.05, 0.1), chains=400, measure=200))
     assert s["lrs"] == [0.05, 0.1]
     for ratio in s["ratio"]:
         assert 0.85 < ratio < 1.15
     assert s["measured"][1] > 1.8 * s["measured"][0]  # proportional to the rate
     with pytest.raises(ValueError, match="stability limit"):
-        lx.stationary_spread(lrs=(0.25,), chains=10, measure=10)
+        lx.stationary_spread(seed=0, **_with("stationary_spread", lrs=(0.25,), chains=10, measure=10))
 
 
 def test_linear_decay_matches_torch():
@@ -127,19 +147,19 @@ def test_schedule_table_mean_and_final_rates():
 
 
 def _fit_history(data, schedule, *, steps, batch_size, seed, hidden=16, momentum=0.9, eval_every=10):
-    model = lx._mlp(data, hidden=hidden, depth=2, seed=seed)
+    model = seeded_mlp(data, seed=seed, hidden=hidden, depth=2, activation="relu")
     return fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
                batch_size=batch_size, lr=0.1, momentum=momentum, schedule=schedule, eval_every=eval_every,
                seed=seed, device=CPU, progress=False)
 
 
-def test_train_copies_follows_fit_copy_by_copy(tiny):
+def test_batched_fit_follows_fit_copy_by_copy(tiny):
     schedules = [make_schedule(name, lr0=0.1, total_steps=40) for name in ("constant", "cosine", "step")]
     seeds = [0, 3, 3]
-    models = [lx._mlp(tiny, hidden=16, depth=2, seed=s) for s in seeds]
+    models = [seeded_mlp(tiny, seed=s, hidden=16, depth=2, activation="relu") for s in seeds]
     before = [p.detach().clone() for p in models[0].parameters()]
-    copies = lx.train_copies(models, tiny, schedules, seeds=seeds, steps=40, batch_size=20, eval_every=10,
-                             device=CPU)
+    copies = lx.batched_fit(models, tiny, schedules, seeds=seeds, steps=40, batch_size=20, eval_every=10,
+                            device=CPU)
     assert all(torch.equal(a, b) for a, b in zip(before, models[0].parameters()))  # models untouched
     for schedule, seed, got in zip(schedules, seeds, copies):
         want = _fit_history(tiny, schedule, steps=40, batch_size=20, seed=seed)
@@ -150,30 +170,36 @@ def test_train_copies_follows_fit_copy_by_copy(tiny):
         assert got["test_acc"] == pytest.approx(want.test_acc, abs=1e-6)  # fit averages in float32
         assert not got["diverged"] and got["diverged_at"] is None
     with pytest.raises(ValueError, match="one model and one seed"):
-        lx.train_copies(models, tiny, schedules[:2], steps=5, batch_size=20, device=CPU)
+        lx.batched_fit(models, tiny, schedules[:2], steps=5, batch_size=20, device=CPU)
     with pytest.raises(ValueError, match="Linear-ReLU"):
-        lx.train_copies(torch.nn.Sequential(torch.nn.Linear(40, 10), torch.nn.Tanh()), tiny, schedules[:1], steps=5,
-                        batch_size=20, device=CPU)
+        lx.batched_fit(torch.nn.Sequential(torch.nn.Linear(40, 10), torch.nn.Tanh()), tiny, schedules[:1], steps=5,
+                       batch_size=20, device=CPU)
     with pytest.raises(ValueError, match="finite number"):
-        lx.train_copies(models[0], tiny, [lambda t: float("nan")], steps=5, batch_size=20, device=CPU)
+        lx.batched_fit(models[0], tiny, [lambda t: float("nan")], steps=5, batch_size=20, device=CPU)
+    with pytest.raises(TypeError, match="callables"):
+        lx.batched_fit(models[0], tiny, [0.1], steps=5, batch_size=20, device=CPU)
+    with pytest.raises(ValueError, match="steps must be an int >= 1"):
+        lx.batched_fit(models[0], tiny, schedules[:1], steps=0, batch_size=20, device=CPU)
+    with pytest.raises(ValueError, match="batch_size must be an int in \\[1, 400\\]"):
+        lx.batched_fit(models[0], tiny, schedules[:1], steps=5, batch_size=401, device=CPU)
 
 
-def test_train_copies_a_diverging_copy_leaves_the_others_alone(tiny):
-    model = lx._mlp(tiny, hidden=16, depth=2, seed=1)
+def test_batched_fit_a_diverging_copy_leaves_the_others_alone(tiny):
+    model = seeded_mlp(tiny, seed=1, hidden=16, depth=2, activation="relu")
     rates = [lambda t: 0.1, lambda t: 1e4, lambda t: 0.03]
-    together = lx.train_copies(model, tiny, rates, seeds=1, steps=30, batch_size=20, eval_every=10, device=CPU)
+    together = lx.batched_fit(model, tiny, rates, seeds=1, steps=30, batch_size=20, eval_every=10, device=CPU)
     assert together[1]["diverged"] and isinstance(together[1]["diverged_at"], int)
     assert len(together[1]["batch_loss"]) == together[1]["diverged_at"] == len(together[1]["lr"])
     assert not math.isfinite(together[1]["batch_loss"][-1])
     for i in (0, 2):
-        alone = lx.train_copies(model, tiny, [rates[i]], seeds=1, steps=30, batch_size=20, eval_every=10,
-                                device=CPU)[0]
+        alone = lx.batched_fit(model, tiny, [rates[i]], seeds=1, steps=30, batch_size=20, eval_every=10,
+                               device=CPU)[0]
         assert not together[i]["diverged"]
         assert together[i]["train_loss"] == alone["train_loss"] and together[i]["batch_loss"] == alone["batch_loss"]
 
 
 def test_lr_sweep_reports_divergence_without_raising(tiny):
-    r = lx.lr_sweep(seed=0, lrs=(0.1, 1e4), steps=20, hidden=16, batch_size=20, eval_every=10, data=tiny, device=CPU)
+    r = lx.run("lr_sweep", tiny=True, data=tiny, device=CPU)  # rates 0.1 and 1e4, 20 steps
     ok, bad = r["runs"]
     assert not ok["diverged"] and math.isfinite(ok["final_loss"]) and _is_acc(ok["final_test_acc"])
     assert ok["eval_steps"] == [0, 10, 20] and len(ok["curve"]) == 3
@@ -185,9 +211,12 @@ def test_lr_sweep_reports_divergence_without_raising(tiny):
 
 def test_compare_schedules_is_well_formed(tiny):
     names = ("constant", "inverse_time", "warmup_cosine")
-    r = lx.compare_schedules(setting="noisy", names=names, steps=30, hidden=16, eval_every=10, seed=0,
-                             schedule_kwargs={"inverse_time": {"final_factor": 0.1}}, data=tiny, device=CPU)
-    assert r["names"] == list(names) and sorted(r["order"]) == sorted(names)
+    out = lx.compare_schedules(seed=0, data=tiny, device=CPU, schedule_kwargs={"inverse_time": {"final_factor": 0.1}},
+                               **_with("compare_schedules", regimes={"noisy": {"batch_size": 32, "steps": 30}},
+                                       seed_offsets=(0,), names=names, hidden=16, eval_every=10))
+    assert list(out) == ["noisy"] and list(out["noisy"]) == [0]
+    r = out["noisy"][0]
+    assert r["names"] == list(names) and sorted(r["order"]) == sorted(names) and r["setting"] == "noisy"
     assert r["config"]["steps_per_epoch"] == 400 // 32 and r["config"]["noise_scale"] == pytest.approx(0.1 / 32)
     for name in names:
         row = r[name]
@@ -202,32 +231,42 @@ def test_compare_schedules_is_well_formed(tiny):
     assert drop["drop_after"] == pytest.approx(drop["at"] - drop["after"])
     with pytest.raises(ValueError, match="evaluation"):
         lx.loss_around_step(r, "constant", 15)
-    with pytest.raises(ValueError, match="setting"):
-        lx.compare_schedules(setting="calm", data=tiny)
+
+
+def test_compare_schedules_refuses_bad_settings(tiny):
+    with pytest.raises(TypeError, match="book settings"):
+        lx.run("compare_schedules", names=("constant",), data=tiny)
+    with pytest.raises(ValueError, match="part of the book"):
+        lx.run("compare_schedules", subset={"seed_offsets": (5,)}, data=tiny)
+    for changes, match in [({"regimes": {"calm": {"lr": 0.1}}}, "regimes"), ({"names": ("constant", "constant")},
+                                                                             "distinct"),
+                           ({"seed_offsets": (1, 1)}, "seed_offsets"), ({"seed_offsets": ()}, "seed_offsets")]:
+        with pytest.raises(ValueError, match=match):
+            lx.compare_schedules(seed=0, data=tiny, **_with("compare_schedules", **changes))
     with pytest.raises(ValueError, match="schedule_kwargs"):
-        lx.compare_schedules(names=("constant",), schedule_kwargs={"cosine": {}}, data=tiny)
-    with pytest.raises(ValueError, match="distinct"):
-        lx.compare_schedules(names=("constant", "constant"), data=tiny)
+        lx.compare_schedules(seed=0, data=tiny, schedule_kwargs={"cosine": {}},
+                             **_with("compare_schedules", names=("constant",)))
 
 
 def test_a_seed_gives_the_same_numbers_alone_or_with_others(tiny):
     """The notebook trains three seeds together, the claims registry one at a time: bit for bit the same."""
-    kw = dict(setting="noisy", steps=30, hidden=16, eval_every=10, data=tiny, device=CPU)
-    together = lx.compare_schedules_seeds(seeds=(0, 2), names=("constant", "linear", "inverse_time_10"), **kw)
+    together = lx.run("compare_schedules", tiny=True, data=tiny, device=CPU)["noisy"]  # seeds 0 and 2
     assert sorted(together) == [0, 2] and together[2]["config"]["seed"] == 2
-    alone = lx.compare_schedules(seed=2, names=("constant", "linear", "inverse_time_10"), **kw)
-    fewer = lx.compare_schedules(seed=2, names=("linear",), **kw)
-    for name in ("constant", "linear", "inverse_time_10"):
-        assert together[2][name]["train_loss"] == alone[name]["train_loss"]
-        assert together[2][name]["test_acc"] == alone[name]["test_acc"]
-    assert fewer["linear"]["train_loss"] == alone["linear"]["train_loss"]
+    alone = lx.run("compare_schedules", seed=2, tiny=True, subset={"seed_offsets": (0,)}, data=tiny,
+                   device=CPU)["noisy"]
+    fewer = lx.run("compare_schedules", seed=2, tiny=True, subset={"seed_offsets": (0,), "names": ("linear",)},
+                   data=tiny, device=CPU)["noisy"]
+    assert list(alone) == list(fewer) == [2]
+    for name in together[2]["names"]:
+        assert together[2][name]["train_loss"] == alone[2][name]["train_loss"]
+        assert together[2][name]["test_acc"] == alone[2][name]["test_acc"]
+    assert fewer[2]["linear"]["train_loss"] == alone[2]["linear"]["train_loss"]
     assert together[0]["constant"]["train_loss"] != together[2]["constant"]["train_loss"]  # seeds differ
-    with pytest.raises(ValueError, match="seeds"):
-        lx.compare_schedules_seeds(seeds=(1, 1), **kw)
 
 
-def test_noisy_setting_decay_beats_constant_seed0(mnist1d):
-    r = lx.compare_schedules(setting="noisy", names=("constant", "step", "cosine"), steps=500, hidden=64,
-                             eval_every=100, seed=0, data=mnist1d, device=CPU)
+def test_noisy_regime_decay_beats_constant_seed0(mnist1d):
+    r = lx.compare_schedules(seed=0, data=mnist1d, device=CPU,
+                             **_with("compare_schedules", regimes={"noisy": {"batch_size": 32, "steps": 500}},
+                                     seed_offsets=(0,), names=("constant", "step", "cosine")))["noisy"][0]
     loss = {n: r[n]["final_train_loss"] for n in r["names"]}
     assert loss["cosine"] < loss["step"] < loss["constant"]
