@@ -104,15 +104,20 @@ def check_bool(name: str, value, meaning: str = "") -> bool:
     return value
 
 
-def check_choice(name: str, value, choices: Iterable):
-    """``value`` if it is one of ``choices`` (e.g. names), else a ``ValueError`` that lists them."""
+def check_choice(name: str, value, choices: Iterable, *, alternative: str = ""):
+    """``value`` if it is one of ``choices`` (e.g. names), else a ``ValueError`` that lists them.
+
+    ``alternative`` names what else the caller accepts (and checked before), e.g.
+    ``"a callable(output, target)"``: the message then reads
+    ``"loss must be one of 'cross_entropy', 'mse' or a callable(output, target); got 'l1'"``.
+    """
     choices = tuple(choices)
     try:
         known = value in choices
     except TypeError:  # an unhashable value against a dict or set
         known = False
     if not known:
-        listed = ", ".join(repr(c) for c in choices)
+        listed = ", ".join(repr(c) for c in choices) + (f" or {alternative}" if alternative else "")
         raise ValueError(f"{name} must be one of {listed}; got {value!r}")
     return value
 

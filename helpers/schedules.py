@@ -18,14 +18,16 @@ schedule                      formula                                      PyTor
 ============================  ===========================================  ====================
 
 Taught in chapter 3 («کاهش نرخ یادگیری») and lab 3; ``helpers.train.fit`` accepts a schedule
-or its name, and the playground switches between them.
+or its name and drives its optimizer with ``ScheduledOptimizer``; the playground switches
+between them.
 """
 import math
-import numbers
+
+from helpers.checks import check_callable, check_choice, check_int, check_number
 
 __all__ = [
     "Schedule", "constant", "step_decay", "exponential", "inverse_time", "cosine", "cyclical",
-    "with_warmup", "SCHEDULES", "make_schedule", "ScheduledOptimizer", "attach_schedule",
+    "with_warmup", "SCHEDULES", "make_schedule", "ScheduledOptimizer",
 ]
 
 
@@ -38,11 +40,7 @@ class Schedule:
         self.params = params
 
     def __call__(self, step) -> float:
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-            raise TypeError(f"step must be an int >= 0, got {type(step).__name__}")
-        if step < 0:
-            raise ValueError(f"step must be an int >= 0, got {step}")
-        return float(self._fn(int(step)))
+        return float(self._fn(check_int("step", step, min=0)))
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
@@ -50,30 +48,12 @@ class Schedule:
 
 
 # ---------------------------------------------------------------- argument checks
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
+def _positive(name, value) -> float:
+    return check_number(name, value, min=0, min_open=True)
 
 
-def _non_negative(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _count(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _schedule(name, value):
-    if not callable(value):
-        raise TypeError(f"{name} must be a callable step -> lr, got {value!r}")
-    return value
+def _non_negative(name, value) -> float:
+    return check_number(name, value, min=0)
 
 
 # ---------------------------------------------------------------- the schedules
@@ -86,7 +66,7 @@ def constant(lr0) -> Schedule:
 def step_decay(lr0, step_size, gamma=0.1) -> Schedule:
     """Step decay: lr(t) = lr0 · gamma^⌊t / step_size⌋ (multiply by gamma every step_size steps; StepLR)."""
     lr0, gamma = _positive("lr0", lr0), _positive("gamma", gamma)
-    step_size = _count("step_size", step_size)
+    step_size = check_int("step_size", step_size, min=1)
     return Schedule(lambda t: lr0 * gamma ** (t // step_size), "step_decay",
                     lr0=lr0, step_size=step_size, gamma=gamma)
 
@@ -105,7 +85,7 @@ def inverse_time(lr0, k, steps_per_epoch=1) -> Schedule:
     k >= 0 (k = 0 is a constant rate).
     """
     lr0, k = _positive("lr0", lr0), _non_negative("k", k)
-    steps_per_epoch = _count("steps_per_epoch", steps_per_epoch)
+    steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, min=1)
     return Schedule(lambda t: lr0 / (1.0 + k * (t // steps_per_epoch)), "inverse_time",
                     lr0=lr0, k=k, steps_per_epoch=steps_per_epoch)
 
@@ -118,7 +98,7 @@ def cosine(lr0, T_max, eta_min=0.0) -> Schedule:
     T_max to the number of steps you train.
     """
     lr0, eta_min = _positive("lr0", lr0), _non_negative("eta_min", eta_min)
-    T_max = _count("T_max", T_max)
+    T_max = check_int("T_max", T_max, min=1)
     if eta_min > lr0:
         raise ValueError(f"eta_min must be <= lr0, got eta_min={eta_min} > lr0={lr0}")
     return Schedule(lambda t: eta_min + (lr0 - eta_min) * (1 + math.cos(math.pi * t / T_max)) / 2,
@@ -139,10 +119,9 @@ def cyclical(base_lr, max_lr, step_size_up, step_size_down=None, mode="triangula
     base_lr, max_lr = _positive("base_lr", base_lr), _positive("max_lr", max_lr)
     if max_lr < base_lr:
         raise ValueError(f"max_lr must be >= base_lr, got max_lr={max_lr} < base_lr={base_lr}")
-    up = _count("step_size_up", step_size_up)
-    down = up if step_size_down is None else _count("step_size_down", step_size_down)
-    if mode not in CYCLICAL_MODES:
-        raise ValueError(f"mode must be one of {CYCLICAL_MODES}, got {mode!r}")
+    up = check_int("step_size_up", step_size_up, min=1)
+    down = up if step_size_down is None else check_int("step_size_down", step_size_down, min=1)
+    check_choice("mode", mode, CYCLICAL_MODES)
     gamma = _positive("gamma", gamma)
     total = up + down
     up_ratio = up / total
@@ -171,11 +150,9 @@ def with_warmup(schedule, warmup_steps, start_factor=0.1) -> Schedule:
     ``SequentialLR([LinearLR(start_factor, total_iters=W), s], milestones=[W])`` does).
     0 <= start_factor <= 1; ``warmup_steps=0`` returns the schedule unchanged in value.
     """
-    schedule = _schedule("schedule", schedule)
-    W = _count("warmup_steps", warmup_steps, minimum=0)
-    start_factor = _non_negative("start_factor", start_factor)
-    if start_factor > 1:
-        raise ValueError(f"start_factor must be in [0, 1], got {start_factor}")
+    schedule = check_callable("schedule", schedule, "a callable step -> lr")
+    W = check_int("warmup_steps", warmup_steps, min=0)
+    start_factor = check_number("start_factor", start_factor, min=0, max=1)
 
     def lr(t):
         if t < W:
@@ -202,7 +179,7 @@ def _make_exponential(lr0, total_steps, gamma=None, final_factor=0.01):
 
 def _make_inverse_time(lr0, total_steps, k=None, steps_per_epoch=1, final_factor=0.01):
     if k is None:
-        epochs = max(1, total_steps // _count("steps_per_epoch", steps_per_epoch))
+        epochs = max(1, total_steps // check_int("steps_per_epoch", steps_per_epoch, min=1))
         k = (1.0 / _positive("final_factor", final_factor) - 1.0) / epochs
     return inverse_time(lr0, k, steps_per_epoch)
 
@@ -220,7 +197,7 @@ def _make_cyclical(lr0, total_steps, base_lr=None, step_size_up=None, step_size_
 
 def _make_warmup_cosine(lr0, total_steps, warmup_steps=None, start_factor=0.1, eta_min=0.0):
     W = warmup_steps if warmup_steps is not None else max(1, total_steps // 20)
-    W = _count("warmup_steps", W, minimum=0)
+    W = check_int("warmup_steps", W, min=0)
     return with_warmup(cosine(lr0, max(1, total_steps - W), eta_min), W, start_factor)
 
 
@@ -252,8 +229,8 @@ def make_schedule(name, *, lr0, total_steps, warmup_steps=0, **kwargs) -> Schedu
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; known schedules: {', '.join(SCHEDULES)}")
     lr0 = _positive("lr0", lr0)
-    total_steps = _count("total_steps", total_steps)
-    warmup_steps = _count("warmup_steps", warmup_steps, minimum=0)
+    total_steps = check_int("total_steps", total_steps, min=1)
+    warmup_steps = check_int("warmup_steps", warmup_steps, min=0)
     if warmup_steps and name == "warmup_cosine":
         kwargs["warmup_steps"] = warmup_steps
         warmup_steps = 0
@@ -271,17 +248,23 @@ def make_schedule(name, *, lr0, total_steps, warmup_steps=0, **kwargs) -> Schedu
 
 # ---------------------------------------------------------------- driving a torch optimizer
 class ScheduledOptimizer:
-    """Wrap a ``torch.optim`` optimizer so each ``step()`` first sets every group's lr to schedule(t).
+    """A ``torch.optim`` optimizer whose every ``step()`` first sets each group's lr to ``schedule(t)``.
 
-    ``t`` counts this wrapper's ``step()`` calls from 0; ``lr`` is the rate the next step uses.
-    ``zero_grad`` and ``param_groups`` pass through.
+    ``t`` counts this wrapper's ``step()`` calls from 0, so update t uses ``schedule(t)`` - the
+    same rates as calling a ``torch.optim.lr_scheduler``'s ``step()`` once per update. ``lr`` is
+    the rate the next step uses; ``zero_grad`` and ``param_groups`` pass through.
+    ``helpers.train.fit`` drives its optimizer with it::
+
+        opt = ScheduledOptimizer(torch.optim.SGD(model.parameters(), lr=0.1), cosine(0.1, T_max=500))
+        for x, y in batches:
+            opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()
     """
 
     def __init__(self, optimizer, schedule):
         if not hasattr(optimizer, "param_groups") or not hasattr(optimizer, "step"):
-            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
         self.optimizer = optimizer
-        self.schedule = _schedule("schedule", schedule)
+        self.schedule = check_callable("schedule", schedule, "a callable step -> lr")
         self.step_count = 0
 
     @property
@@ -302,8 +285,3 @@ class ScheduledOptimizer:
         result = self.optimizer.step(closure) if closure is not None else self.optimizer.step()
         self.step_count += 1
         return result
-
-
-def attach_schedule(optimizer, schedule) -> ScheduledOptimizer:
-    """Return a ``ScheduledOptimizer`` driving ``optimizer`` by ``schedule`` (a callable step -> lr)."""
-    return ScheduledOptimizer(optimizer, schedule)

@@ -23,6 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.checks import check_bool, check_callable, check_choice, check_int, check_number, check_tensor
+from helpers.device import get_device
+from helpers.schedules import ScheduledOptimizer, make_schedule
+
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
@@ -73,11 +77,10 @@ def weight_layers(model: nn.Module) -> dict:
 def _loss_fn(loss):
     if callable(loss):
         return loss
+    check_choice("loss", loss, LOSSES, alternative="a callable(output, target)")
     if loss == "cross_entropy":
         return F.cross_entropy
-    if loss == "mse":
-        return lambda out, target: F.mse_loss(out.reshape(target.shape), target)
-    raise ValueError(f"loss must be one of {LOSSES} or a callable(output, target), got {loss!r}")
+    return lambda out, target: F.mse_loss(out.reshape(target.shape), target)
 
 
 def _model_device(model):
@@ -158,53 +161,45 @@ def _is_interactive() -> bool:
 def _show_progress(progress) -> bool:
     if progress is None:
         return "DLFA_QUIET" not in os.environ and _is_interactive()
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress must be True, False or None, got {progress!r}")
-    return progress
+    return check_bool("progress", progress, "or None: only in an interactive session")
 
 
 def _make_optimizer(optimizer, params, lr, momentum, weight_decay):
+    """A torch optimizer by name ("sgd", "adam", "adamw") or from a factory(params, lr=...)."""
     if callable(optimizer):
         return optimizer(params, lr=lr)
+    check_choice("optimizer", optimizer, OPTIMIZERS, alternative="a factory(params, lr=...) -> torch.optim.Optimizer")
     if optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be one of {OPTIMIZERS} or a factory(params, lr=...) -> "
-                     f"torch.optim.Optimizer, got {optimizer!r}")
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 def _make_schedule(schedule, lr, steps, schedule_kwargs):
+    """The rate as a function of the 0-based update number: constant ``lr``, a named schedule or the callable."""
     if schedule is None:
         return lambda step: lr
     if isinstance(schedule, str):
-        from helpers.schedules import make_schedule
         return make_schedule(schedule, lr0=lr, total_steps=steps, **(schedule_kwargs or {}))
-    if callable(schedule):
-        return schedule
-    raise TypeError(f"schedule must be None, a schedule name or a callable step -> lr, got {schedule!r}")
+    return check_callable("schedule", schedule, "None, a schedule name or a callable step -> lr")
 
 
-def _check_number(name, value, *, minimum=0.0, strict=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}, got {value!r}")
-
-
-def _check_int(name, value, minimum):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+def _check_data(name, pair):
+    """``(X, y)``: two tensors with the same number of rows, at least one."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(f"{name} must be a tuple (X, y) of tensors; got {type(pair).__name__}")
+    X, y = check_tensor(f"{name} X", pair[0]), check_tensor(f"{name} y", pair[1])
+    if len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"{name}: X and y must have the same number of rows, at least one; "
+                         f"got {len(X)} and {len(y)}")
+    return X, y
 
 
 def fit(model, train, *, steps, batch_size, lr, test=None, optimizer="sgd", momentum=0.0,
         weight_decay=0.0, schedule=None, eval_every=50, target_accuracy=None, loss="cross_entropy",
         seed=0, device=None, record_grad_norms=False, progress=None, stop_at_target=False,
-        schedule_kwargs=None) -> History:
+        schedule_kwargs=None, on_step=None) -> History:
     """Train ``model`` in place for ``steps`` mini-batch updates and return its ``History``.
 
     train, test: ``(X, y)`` tensors, X: (N, ...), y: (N,) int64 classes (or float targets with
@@ -218,47 +213,58 @@ def fit(model, train, *, steps, batch_size, lr, test=None, optimizer="sgd", mome
     ``optimizer(model.parameters(), lr=lr)`` (e.g. ``torch.optim.RMSprop``).
     schedule: None (constant ``lr``), a callable ``step -> lr`` (step 0-based: step t's update
     uses ``schedule(t)``), or a name from ``helpers.schedules.SCHEDULES`` built with
-    ``make_schedule(name, lr0=lr, total_steps=steps, **schedule_kwargs)``.
+    ``make_schedule(name, lr0=lr, total_steps=steps, **schedule_kwargs)``; the optimizer is
+    driven by ``helpers.schedules.ScheduledOptimizer``.
     device: None means ``helpers.get_device()``; pass "cpu" for bit-exact reproducibility.
     Evaluation (eval mode, whole sets) happens at step 0, every ``eval_every`` steps and at the
     end. ``target_accuracy`` in (0, 1] sets ``History.steps_to_target``; with
     ``stop_at_target=True`` training stops there. A NaN/inf loss stops training with
     ``diverged=True`` (no exception). See the module docstring for ``progress``.
+
+    on_step: None or a callable ``on_step(step, model, loss)``, called after every update
+    (``step`` 1-based, ``loss`` the float mini-batch loss of that step), before that step's
+    evaluation; e.g. clip or project the weights (inside ``torch.no_grad()``) or record a
+    quantity per step. Its return value is ignored.
+
+    Each step, in order::
+
+        loss = loss_fn(model(X_batch), y_batch)       # train mode
+        optimizer.zero_grad(); loss.backward()        # (gradient norms recorded here)
+        optimizer.step()                              # at the rate schedule(step - 1)
+        on_step(step, model, loss.item())
+        evaluate() every eval_every steps             # eval mode, then back to train mode
     """
-    X_train, y_train = _check_pair("train", train)
+    X_train, y_train = _check_data("train", train)
     if test is not None:
-        X_test, y_test = _check_pair("test", test)
-    _check_int("steps", steps, 1)
-    _check_int("batch_size", batch_size, 1)
+        X_test, y_test = _check_data("test", test)
+    check_int("steps", steps, min=1)
+    check_int("batch_size", batch_size, min=1)
     if batch_size > len(X_train):
-        raise ValueError(f"batch_size must be <= the {len(X_train)} training rows, got {batch_size}")
-    _check_int("eval_every", eval_every, 1)
-    _check_number("lr", lr, strict=True)
-    _check_number("momentum", momentum)
-    _check_number("weight_decay", weight_decay)
-    _check_int("seed", seed, 0)
+        raise ValueError(f"batch_size must be <= the {len(X_train)} training rows; got {batch_size}")
+    check_int("eval_every", eval_every, min=1)
+    check_number("lr", lr, min=0, min_open=True)
+    check_number("momentum", momentum, min=0)
+    check_number("weight_decay", weight_decay, min=0)
+    check_int("seed", seed, min=0)
     loss_fn = _loss_fn(loss)
     classification = loss != "mse"
     if target_accuracy is not None:
         if not classification:
             raise ValueError("target_accuracy needs a classification loss, not loss='mse'")
-        _check_number("target_accuracy", target_accuracy, strict=True)
-        if target_accuracy > 1:
-            raise ValueError(f"target_accuracy must be in (0, 1], got {target_accuracy}")
+        check_number("target_accuracy", target_accuracy, min=0, max=1, min_open=True)
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    if on_step is not None:
+        check_callable("on_step", on_step, "None or a callable on_step(step, model, loss)")
     show = _show_progress(progress)
 
-    if device is None:
-        from helpers.device import get_device
-        device = get_device()
-    device = torch.device(device)
+    device = torch.device(get_device() if device is None else device)
     model.to(device)
     X_train, y_train = X_train.to(device), y_train.to(device)
     if test is not None:
         X_test, y_test = X_test.to(device), y_test.to(device)
-    opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
-    lr_at = _make_schedule(schedule, lr, steps, schedule_kwargs)
+    opt = ScheduledOptimizer(_make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay),
+                             _make_schedule(schedule, lr, steps, schedule_kwargs))
     layers = weight_layers(model) if record_grad_norms else {}
     if record_grad_norms and not layers:
         raise ValueError("record_grad_norms=True but the model has no Linear/Conv weight to report")
@@ -307,14 +313,11 @@ def fit(model, train, *, steps, batch_size, lr, test=None, optimizer="sgd", mome
                 if position == 0:
                     perm = torch.randperm(n, generator=generator).to(device)
                 idx = perm[position * batch_size:(position + 1) * batch_size]
-                rate = float(lr_at(step - 1))
-                for group in opt.param_groups:
-                    group["lr"] = rate
                 value = loss_fn(model(X_train[idx]), y_train[idx])
                 loss_value = value.item()
                 history.steps.append(step)
                 history.train_loss.append(loss_value)
-                history.lr.append(rate)
+                history.lr.append(opt.lr)
                 if not math.isfinite(loss_value):
                     history.diverged, history.diverged_at = True, step
                     break
@@ -326,6 +329,8 @@ def fit(model, train, *, steps, batch_size, lr, test=None, optimizer="sgd", mome
                         g = layer.weight.grad
                         history.grad_norms[name].append(0.0 if g is None else g.norm().item())
                 opt.step()
+                if on_step is not None:
+                    on_step(step, model, loss_value)
                 if bar is not None:
                     bar.update(1)
                 if step % eval_every == 0 or step == steps:
@@ -335,16 +340,3 @@ def fit(model, train, *, steps, batch_size, lr, test=None, optimizer="sgd", mome
             bar.close()
     history.seconds = time.perf_counter() - start
     return history
-
-
-def _check_pair(name, pair):
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise TypeError(f"{name} must be a tuple (X, y) of tensors, got {type(pair).__name__}")
-    X, y = pair
-    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise TypeError(f"{name} must be a tuple (X, y) of torch tensors")
-    if len(X) != len(y):
-        raise ValueError(f"{name}: X and y must have the same number of rows, got {len(X)} and {len(y)}")
-    if len(X) == 0:
-        raise ValueError(f"{name}: X has 0 rows")
-    return X, y

@@ -95,6 +95,9 @@ def test_check_choice():
         check_choice("norm", "bn", ("batch", "layer"))
     with pytest.raises(ValueError, match=r"got \['batch'\]"):   # unhashable against a dict's keys
         check_choice("norm", ["batch"], {"batch": 1}.keys())
+    with pytest.raises(ValueError, match=r"^loss must be one of 'cross_entropy', 'mse' or a callable\(output, target\); "
+                                         r"got 'l1'$"):
+        check_choice("loss", "l1", ("cross_entropy", "mse"), alternative="a callable(output, target)")
 
 
 def test_check_callable():

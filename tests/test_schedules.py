@@ -162,7 +162,7 @@ def test_bad_arguments(build, error):
 
 
 # ---------------------------------------------------------------- the optimizer adapter
-def test_attach_schedule_drives_sgd_like_torch():
+def test_scheduled_optimizer_drives_sgd_like_torch():
     """SGD driven by our adapter follows the same parameter trajectory as SGD + CosineAnnealingLR."""
     g = torch.Generator().manual_seed(0)
     A = torch.randn(6, 4, generator=g, dtype=torch.float64)
@@ -172,7 +172,7 @@ def test_attach_schedule_drives_sgd_like_torch():
         return ((A @ w - b) ** 2).sum()
 
     w1 = torch.zeros(4, dtype=torch.float64, requires_grad=True)
-    opt1 = S.attach_schedule(torch.optim.SGD([w1], lr=123.0, momentum=0.9), S.cosine(0.01, 200, 1e-4))
+    opt1 = S.ScheduledOptimizer(torch.optim.SGD([w1], lr=123.0, momentum=0.9), S.cosine(0.01, 200, 1e-4))
     w2 = torch.zeros(4, dtype=torch.float64, requires_grad=True)
     opt2 = torch.optim.SGD([w2], lr=0.01, momentum=0.9)
     sched2 = L.CosineAnnealingLR(opt2, T_max=200, eta_min=1e-4)
@@ -187,7 +187,9 @@ def test_attach_schedule_drives_sgd_like_torch():
     torch.testing.assert_close(w1, w2, rtol=1e-12, atol=1e-14)
     assert opt1.step_count == 200
     with pytest.raises(TypeError):
-        S.attach_schedule("sgd", S.constant(0.1))
+        S.ScheduledOptimizer("sgd", S.constant(0.1))
+    with pytest.raises(TypeError, match="schedule must be a callable step -> lr"):
+        S.ScheduledOptimizer(torch.optim.SGD([w1], lr=0.1), 0.1)
 
 
 # ---------------------------------------------------------------- properties

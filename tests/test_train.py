@@ -173,27 +173,112 @@ def test_progress_env_var(monkeypatch, digits, capsys):
     assert "train" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"steps": 0}, ValueError), ({"steps": 2.5}, TypeError), ({"batch_size": 0}, ValueError),
-    ({"batch_size": 10_000}, ValueError), ({"lr": 0.0}, ValueError), ({"lr": float("nan")}, ValueError),
-    ({"optimizer": "lbfgs"}, ValueError), ({"loss": "hinge"}, ValueError),
-    ({"target_accuracy": 1.5}, ValueError), ({"eval_every": 0}, ValueError),
-    ({"momentum": -0.1}, ValueError), ({"progress": "yes"}, TypeError), ({"schedule": 3}, TypeError),
-    ({"seed": -1}, ValueError),
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"steps": 0}, ValueError, "steps must be an int >= 1; got 0"),
+    ({"steps": 2.5}, TypeError, "steps must be an int >= 1; got float 2.5"),
+    ({"batch_size": 0}, ValueError, "batch_size must be an int >= 1; got 0"),
+    ({"batch_size": 10_000}, ValueError, "batch_size must be <= the 1500 training rows; got 10000"),
+    ({"lr": 0.0}, ValueError, "lr must be a finite number > 0; got 0.0"),
+    ({"lr": float("nan")}, ValueError, "lr must be a finite number > 0; got nan"),
+    ({"lr": "0.1"}, TypeError, "lr must be a finite number > 0; got str '0.1'"),
+    ({"optimizer": "lbfgs"}, ValueError, "optimizer must be one of 'sgd', 'adam', 'adamw' or a factory"),
+    ({"loss": "hinge"}, ValueError, "loss must be one of 'cross_entropy', 'mse' or a callable"),
+    ({"target_accuracy": 1.5}, ValueError, r"target_accuracy must be a number in \(0, 1\]; got 1.5"),
+    ({"eval_every": 0}, ValueError, "eval_every must be an int >= 1; got 0"),
+    ({"momentum": -0.1}, ValueError, "momentum must be a finite number >= 0; got -0.1"),
+    ({"progress": "yes"}, TypeError, "progress must be a bool"),
+    ({"schedule": 3}, TypeError, "schedule must be None, a schedule name or a callable step -> lr; got int 3"),
+    ({"seed": -1}, ValueError, "seed must be an int >= 0; got -1"),
+    ({"on_step": "print"}, TypeError, r"on_step must be None or a callable on_step\(step, model, loss\)"),
 ])
-def test_bad_arguments(kwargs, error, digits):
+def test_bad_arguments(kwargs, error, message, digits):
     args = dict(steps=5, batch_size=8, lr=0.1, device="cpu", progress=False)
     args.update(kwargs)
-    with pytest.raises(error):
+    with pytest.raises(error, match=f"^{message}"):
         fit(small_model(), (digits.X_train, digits.y_train), **args)
 
 
 def test_bad_train_pairs(digits):
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"train must be a tuple \(X, y\) of tensors; got Tensor"):
         fit(small_model(), digits.X_train, steps=5, batch_size=8, lr=0.1, device="cpu")
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match=r"train y must be a torch.Tensor; got list"):
+        fit(small_model(), (digits.X_train, [0] * 1500), steps=5, batch_size=8, lr=0.1, device="cpu")
+    with pytest.raises(ValueError, match="same number of rows, at least one; got 1500 and 10"):
         fit(small_model(), (digits.X_train, digits.y_train[:10]), steps=5, batch_size=8, lr=0.1,
             device="cpu")
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module; got function"):
+        fit(lambda x: x, (digits.X_train, digits.y_train), steps=5, batch_size=8, lr=0.1, device="cpu")
+
+
+# ---------------------------------------------------------------- the per-step hook
+def _history_fields(h):
+    return {k: v for k, v in vars(h).items() if k != "seconds"}
+
+
+def test_on_step_is_called_after_each_update_and_changes_nothing_by_itself(digits):
+    train, test = (digits.X_train, digits.y_train), (digits.X_test, digits.y_test)
+    kw = dict(steps=25, batch_size=32, lr=0.1, momentum=0.9, schedule="cosine", eval_every=10, test=test,
+              record_grad_norms=True, seed=3, device="cpu", progress=False)
+    model = small_model(norm="batch")
+    start = [p.detach().clone() for p in model.parameters()]
+    calls = []
+
+    def on_step(step, m, loss):
+        moved = any(not torch.equal(a, b) for a, b in zip(start, m.parameters()))
+        calls.append((step, m, loss, moved, m.training))
+
+    h = fit(model, train, on_step=on_step, **kw)
+    assert [c[0] for c in calls] == h.steps == list(range(1, 26))
+    assert all(c[1] is model for c in calls)
+    assert [c[2] for c in calls] == h.train_loss          # the float loss of that step's mini-batch
+    assert all(type(c[2]) is float for c in calls)
+    assert calls[0][3]                                    # step 1's update is already applied
+    assert all(c[4] for c in calls)                       # in train mode
+    # a hook that does nothing leaves every number as fit without a hook
+    ref_model = small_model(norm="batch")
+    ref = fit(ref_model, train, **kw)
+    assert _history_fields(h) == _history_fields(ref)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref_model.state_dict().values()))
+
+
+def test_on_step_runs_before_that_steps_evaluation(digits):
+    """A hook that zeroes the network at step 10 makes the evaluation of step 10 see uniform logits."""
+    def zero_at_ten(step, model, loss):
+        if step == 10:
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.zero_()
+
+    h = fit(small_model(), (digits.X_train, digits.y_train), steps=12, batch_size=32, lr=0.1,
+            eval_every=10, on_step=zero_at_ten, device="cpu", progress=False)
+    assert h.eval_steps == [0, 10, 12]
+    assert h.eval_train_loss[1] == pytest.approx(math.log(10), rel=1e-6)   # all logits 0: log(10 classes)
+    assert h.eval_train_loss[0] != pytest.approx(math.log(10), rel=1e-3)
+
+
+def test_on_step_can_constrain_the_weights(digits):
+    """Clipping every weight to [-c, c] after each update (as an IndRNN bound is kept) holds at the end."""
+    c = 0.02
+
+    def clip(step, model, loss):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.clamp_(-c, c)
+
+    model = small_model()
+    fit(model, (digits.X_train, digits.y_train), steps=30, batch_size=32, lr=0.5, on_step=clip, device="cpu",
+        progress=False)
+    assert max(p.abs().max().item() for p in model.parameters()) <= c
+    free = small_model()
+    fit(free, (digits.X_train, digits.y_train), steps=30, batch_size=32, lr=0.5, device="cpu", progress=False)
+    assert max(p.abs().max().item() for p in free.parameters()) > c
+
+
+def test_on_step_is_not_called_for_a_diverged_step(digits):
+    calls = []
+    h = fit(small_model(), (digits.X_train, digits.y_train), steps=30, batch_size=32, lr=1e8,
+            on_step=lambda step, model, loss: calls.append(step), device="cpu", progress=False)
+    assert h.diverged and calls == list(range(1, h.diverged_at))
 
 
 def test_schedule_by_name_uses_make_schedule(digits):
