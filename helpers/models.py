@@ -4,21 +4,17 @@
 activation, normalisation (and its place before or after the activation) and
 initialisation are switched by name, so an experiment changes one argument.
 """
-import math
 from collections import OrderedDict
 
 import torch
 from torch import nn
 
+from helpers.activations import get_activation
+from helpers.checks import check_choice, check_int, check_number
+from helpers.norm import make_norm
+
 INITS = ("default", "kaiming", "xavier", "normal")
 NORM_POSITIONS = ("before", "after")
-
-
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
 
 
 def init_linear_(layer: nn.Linear, init: str, *, std: float = 0.01) -> None:
@@ -30,8 +26,7 @@ def init_linear_(layer: nn.Linear, init: str, *, std: float = 0.01) -> None:
     - ``"xavier"``: Glorot & Bengio 2010, weights ~ U(−a, a) with a = √(6/(fan_in+fan_out)), zero bias.
     - ``"normal"``: weights ~ N(0, std²) (std=0.01 by default), zero bias.
     """
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    check_choice("init", init, INITS)
     if init == "default":
         return
     with torch.no_grad():
@@ -70,28 +65,15 @@ def make_mlp(in_features, hidden, depth, out_features, *, activation="relu", nor
     Taught in chapters 1–4; the playground builds its networks with it.
     """
     for name, value in (("in_features", in_features), ("hidden", hidden), ("out_features", out_features)):
-        _check_positive_int(name, value)
-    if not isinstance(depth, int) or isinstance(depth, bool):
-        raise TypeError(f"depth must be an int, got {type(depth).__name__}")
-    if depth < 0:
-        raise ValueError(f"depth must be an int >= 0 (number of hidden layers), got {depth}")
-    if norm_position not in NORM_POSITIONS:
-        raise ValueError(f"norm_position must be one of {NORM_POSITIONS}, got {norm_position!r}")
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float)) \
-            or not math.isfinite(init_scale) or init_scale <= 0:
-        raise ValueError(f"init_scale must be a positive finite number, got {init_scale!r}")
-    if isinstance(init_std, bool) or not isinstance(init_std, (int, float)) \
-            or not math.isfinite(init_std) or init_std <= 0:
-        raise ValueError(f"init_std must be a positive finite number, got {init_std!r}")
-
-    from helpers.activations import get_activation
-    from helpers.norm import make_norm
-
+        check_int(name, value, min=1)
+    check_int("depth", depth, min=0)  # the number of hidden layers
+    check_choice("norm_position", norm_position, NORM_POSITIONS)
+    check_choice("init", init, INITS)
+    check_number("init_scale", init_scale, min=0, min_open=True)
+    check_number("init_std", init_std, min=0, min_open=True)
     use_norm = norm is not None and norm != "none"
     norm_kwargs = dict(norm_kwargs or {})
-    get_activation(activation)  # validate the name even when depth == 0
+    get_activation(activation)  # the names are checked even when depth == 0
     if use_norm:
         make_norm(norm, hidden, **norm_kwargs)
 

@@ -18,13 +18,17 @@ an analytic ``*_backward(dout, cache) -> (dx, dgamma, dbeta)`` (CS231n style);
 autograd. The ``nn.Module`` wrappers (``BatchNorm``, ``LayerNorm``,
 ``GroupNorm``, ``BatchRenorm``) hold ``weight`` (gamma), ``bias`` (beta) and,
 where needed, the ``running_mean`` / ``running_var`` buffers, with PyTorch's
-names so ``state_dict`` keys and init code carry over. ``make_norm(name, C)``
-builds one by name ("batch", "layer", "group", "batch_renorm", or None).
+names so ``state_dict`` keys and init code carry over; their constructors take
+PyTorch's arguments in PyTorch's order (``BatchNorm(num_features, eps, momentum)``,
+``GroupNorm(num_groups, num_channels, eps)``). ``make_norm(name, C)`` builds one
+by name ("batch", "layer", "group", "batch_renorm", or None).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from helpers.checks import check_bool, check_int, check_number, check_tensor
 
 __all__ = [
     "batchnorm_forward",
@@ -47,41 +51,20 @@ __all__ = [
 # Input checks (each error message names what was expected)
 # ---------------------------------------------------------------------------
 
-def _check_x(x) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor of shape (N, C) or (N, C, H, W); got {type(x).__name__}")
-    if x.dim() not in (2, 4):
-        raise ValueError(
-            f"x must have shape (N, C) or (N, C, H, W) (2 or 4 dimensions); "
-            f"got {x.dim()} dimensions, shape {tuple(x.shape)}"
-        )
+def _check_input(x, eps, **channel_vectors) -> int:
+    """x: (N, C) or (N, C, H, W); each named vector (gamma, beta, running stats): (C,); eps > 0. Returns C."""
+    check_tensor("x", x, ndim=(2, 4), layout="(N, C) or (N, C, H, W)")
+    num_channels = x.shape[1]
+    for name, t in channel_vectors.items():
+        check_tensor(name, t, shape=(num_channels,), layout="(C,)")
+    check_number("eps", eps, min=0, min_open=True)
+    return num_channels
 
 
-def _check_channel_vector(name: str, t, num_channels: int) -> None:
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (C,) = ({num_channels},); got {type(t).__name__}")
-    if tuple(t.shape) != (num_channels,):
-        raise ValueError(
-            f"{name} must have shape (C,) = ({num_channels},) to match x's {num_channels} channels; "
-            f"got shape {tuple(t.shape)}"
-        )
-
-
-def _check_training(training) -> None:
-    if not isinstance(training, bool):
-        raise ValueError(
-            f"training must be a bool (True: batch statistics, False: running statistics); got {training!r}"
-        )
-
-
-def _check_momentum(momentum) -> None:
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"momentum must be a number in [0, 1] (the fraction updated); got {momentum!r}")
-
-
-def _check_eps(eps) -> None:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-        raise ValueError(f"eps must be a number > 0; got {eps!r}")
+def _check_mode(training, momentum) -> None:
+    """training: a bool; momentum: the fraction of the running statistics updated, in [0, 1]."""
+    check_bool("training", training, "True: batch statistics, False: running statistics")
+    check_number("momentum", momentum, min=0, max=1)
 
 
 def _channel_view(x: torch.Tensor) -> tuple[int, ...]:
@@ -99,13 +82,6 @@ def _centred_and_biased_variance(x: torch.Tensor, dims: tuple[int, ...]) -> tupl
     mean = x.mean(dim=dims, keepdim=True)
     centred = x - mean
     return mean, centred, (centred * centred).mean(dim=dims, keepdim=True)
-
-
-def _check_upstream_gradient(dout, x_hat: torch.Tensor) -> None:
-    """A backward pass needs dout shaped like the forward input x (= x_hat's shape)."""
-    if not isinstance(dout, torch.Tensor) or dout.shape != x_hat.shape:
-        got = tuple(dout.shape) if isinstance(dout, torch.Tensor) else type(dout).__name__
-        raise ValueError(f"dout must have the shape of x, {tuple(x_hat.shape)}; got {got}")
 
 
 def _check_batch_has_variance(x: torch.Tensor, num_channels: int) -> int:
@@ -152,16 +128,12 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training, mo
 
     Raises:
         ValueError: x not 2- or 4-dimensional, gamma/beta/running stats not
-            of shape (C,), training not a bool, momentum outside [0, 1],
-            eps <= 0, or a training batch with only one value per channel.
+            of shape (C,), momentum outside [0, 1], eps <= 0, or a training
+            batch with only one value per channel.
+        TypeError: a non-tensor, or training not a bool.
     """
-    _check_x(x)
-    num_channels = x.shape[1]
-    for name, t in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean), ("running_var", running_var)):
-        _check_channel_vector(name, t, num_channels)
-    _check_training(training)
-    _check_momentum(momentum)
-    _check_eps(eps)
+    num_channels = _check_input(x, eps, gamma=gamma, beta=beta, running_mean=running_mean, running_var=running_var)
+    _check_mode(training, momentum)
 
     view = _channel_view(x)
     dims = _batch_dims(x)
@@ -200,7 +172,7 @@ def batchnorm_backward(dout, cache):
     In evaluation mode the statistics are constants: ``dx = g * inv_std``.
     """
     x_hat = cache["x_hat"]
-    _check_upstream_gradient(dout, x_hat)
+    check_tensor("dout", dout, shape=x_hat.shape, layout="x.shape")
     dims = cache["dims"]
     inv_std = cache["inv_std"]
     gamma = cache["gamma"]
@@ -226,8 +198,7 @@ def batchnorm_backward(dout, cache):
 
 def _layernorm_affine_view(x: torch.Tensor, gamma: torch.Tensor, name: str) -> tuple[int, ...]:
     """Broadcast shape for gamma/beta in layer norm: per channel (C,) or per element x.shape[1:]."""
-    if not isinstance(gamma, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor; got {type(gamma).__name__}")
+    check_tensor(name, gamma)
     if tuple(gamma.shape) == tuple(x.shape[1:]):
         return (1,) + tuple(x.shape[1:])
     if tuple(gamma.shape) == (x.shape[1],):
@@ -259,8 +230,7 @@ def layernorm_forward(x, gamma, beta, *, eps=1e-5):
     Returns:
         out: same shape as x; cache for ``layernorm_backward``.
     """
-    _check_x(x)
-    _check_eps(eps)
+    _check_input(x, eps)
     view = _layernorm_affine_view(x, gamma, "gamma")
     if _layernorm_affine_view(x, beta, "beta") != view:
         raise ValueError(f"beta must have the shape of gamma, {tuple(gamma.shape)}; got {tuple(beta.shape)}")
@@ -290,7 +260,7 @@ def layernorm_backward(dout, cache):
     over each sample's D (or C*H*W) values instead of over the batch.
     """
     x_hat = cache["x_hat"]
-    _check_upstream_gradient(dout, x_hat)
+    check_tensor("dout", dout, shape=x_hat.shape, layout="x.shape")
     gamma = cache["gamma"]
     dims = cache["dims"]
     param_dims = cache["param_dims"]
@@ -312,8 +282,7 @@ def layernorm_backward(dout, cache):
 # ---------------------------------------------------------------------------
 
 def _check_num_groups(num_groups, num_channels: int) -> None:
-    if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
-        raise ValueError(f"num_groups must be a positive int that divides C = {num_channels}; got {num_groups!r}")
+    check_int("num_groups", num_groups, min=1)
     if num_channels % num_groups != 0:
         raise ValueError(f"num_groups must divide the number of channels C = {num_channels}; got {num_groups}")
 
@@ -336,12 +305,8 @@ def groupnorm_forward(x, gamma, beta, num_groups, *, eps=1e-5):
     Returns:
         out: same shape as x.
     """
-    _check_x(x)
-    num_channels = x.shape[1]
-    _check_channel_vector("gamma", gamma, num_channels)
-    _check_channel_vector("beta", beta, num_channels)
+    num_channels = _check_input(x, eps, gamma=gamma, beta=beta)
     _check_num_groups(num_groups, num_channels)
-    _check_eps(eps)
 
     grouped = x.reshape(x.shape[0], num_groups, -1)  # (N, G, C/G * H * W)
     mean = grouped.mean(dim=-1, keepdim=True)
@@ -402,17 +367,10 @@ def batch_renorm_forward(x, gamma, beta, running_mean, running_var, *, training,
     Returns:
         out: same shape as x.
     """
-    _check_x(x)
-    num_channels = x.shape[1]
-    for name, t in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean), ("running_var", running_var)):
-        _check_channel_vector(name, t, num_channels)
-    _check_training(training)
-    if isinstance(r_max, bool) or not isinstance(r_max, (int, float)) or not r_max >= 1:
-        raise ValueError(f"r_max must be a number >= 1; got {r_max!r}")
-    if isinstance(d_max, bool) or not isinstance(d_max, (int, float)) or not d_max >= 0:
-        raise ValueError(f"d_max must be a number >= 0; got {d_max!r}")
-    _check_momentum(momentum)
-    _check_eps(eps)
+    num_channels = _check_input(x, eps, gamma=gamma, beta=beta, running_mean=running_mean, running_var=running_var)
+    _check_mode(training, momentum)
+    check_number("r_max", r_max, min=1, finite=False)  # inf: no clipping
+    check_number("d_max", d_max, min=0, finite=False)
 
     view = _channel_view(x)
     dims = _batch_dims(x)
@@ -481,39 +439,38 @@ class LayerNormFunction(torch.autograd.Function):
 # nn.Module wrappers (parameter and buffer names as in PyTorch)
 # ---------------------------------------------------------------------------
 
-def _check_num_features(num_features) -> None:
-    if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
-        raise ValueError(f"num_features must be a positive int (the number of channels C); got {num_features!r}")
-
-
 class _Affine(nn.Module):
-    """Shared part: ``weight`` (gamma, ones) and ``bias`` (beta, zeros), both (C,)."""
+    """Shared part: ``weight`` (gamma, ones) and ``bias`` (beta, zeros), both (C,), and ``eps``.
 
-    def __init__(self, num_features: int, eps: float, device=None, dtype=None):
+    ``size_name`` is what the subclass calls C, as PyTorch does ("num_features" or "num_channels").
+    """
+
+    def __init__(self, size_name: str, num_channels: int, eps: float, device=None, dtype=None):
         super().__init__()
-        _check_num_features(num_features)
-        _check_eps(eps)
-        self.num_features = num_features
+        check_int(size_name, num_channels, min=1)
+        check_number("eps", eps, min=0, min_open=True)
         self.eps = eps
         factory = {"device": device, "dtype": dtype}
-        self.weight = nn.Parameter(torch.ones(num_features, **factory))
-        self.bias = nn.Parameter(torch.zeros(num_features, **factory))
+        self.weight = nn.Parameter(torch.ones(num_channels, **factory))
+        self.bias = nn.Parameter(torch.zeros(num_channels, **factory))
 
     def _check_input(self, x) -> None:
-        _check_x(x)
-        if x.shape[1] != self.num_features:
+        check_tensor("x", x, ndim=(2, 4), layout="(N, C) or (N, C, H, W)")
+        num_channels = self.weight.shape[0]
+        if x.shape[1] != num_channels:
             raise ValueError(
-                f"{type(self).__name__} expects x with C = {self.num_features} channels "
-                f"(shape (N, {self.num_features}) or (N, {self.num_features}, H, W)); got shape {tuple(x.shape)}"
+                f"{type(self).__name__} expects x with C = {num_channels} channels "
+                f"(shape (N, {num_channels}) or (N, {num_channels}, H, W)); got shape {tuple(x.shape)}"
             )
 
 
 class _RunningStats(_Affine):
-    """Adds the ``running_mean`` (zeros) and ``running_var`` (ones) buffers."""
+    """Adds ``num_features``, ``momentum`` and the ``running_mean`` (zeros) and ``running_var`` (ones) buffers."""
 
     def __init__(self, num_features: int, momentum: float, eps: float, device=None, dtype=None):
-        super().__init__(num_features, eps, device, dtype)
-        _check_momentum(momentum)
+        super().__init__("num_features", num_features, eps, device, dtype)
+        check_number("momentum", momentum, min=0, max=1)
+        self.num_features = num_features
         self.momentum = momentum
         factory = {"device": device, "dtype": dtype}
         self.register_buffer("running_mean", torch.zeros(num_features, **factory))
@@ -525,7 +482,7 @@ class _RunningStats(_Affine):
 
 
 class BatchNorm(_RunningStats):
-    """Batch norm for (N, C) and (N, C, H, W) inputs, like ``nn.BatchNorm1d/2d``.
+    """Batch norm for (N, C) and (N, C, H, W) inputs, like ``nn.BatchNorm1d/2d(num_features, eps, momentum)``.
 
     Chapter 1, «نرمال‌سازی دسته‌ای»; lab 1. The forward and backward are
     ``batchnorm_forward`` / ``batchnorm_backward`` (through
@@ -534,7 +491,7 @@ class BatchNorm(_RunningStats):
     ``momentum`` is the fraction updated (PyTorch's convention).
     """
 
-    def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, device=None, dtype=None):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, *, device=None, dtype=None):
         super().__init__(num_features, momentum, eps, device, dtype)
 
     def forward(self, x):
@@ -543,13 +500,13 @@ class BatchNorm(_RunningStats):
                                        self.training, self.momentum, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
 
 
 class LayerNorm(_Affine):
-    """Layer norm over all non-batch dimensions, with a per-channel affine.
+    """Layer norm over all non-batch dimensions, with a per-channel affine: ``LayerNorm(num_features, eps)``.
 
-    On (N, C): exactly ``nn.LayerNorm(C)``. On (N, C, H, W): each sample is
+    On (N, C): exactly ``nn.LayerNorm(C, eps)``. On (N, C, H, W): each sample is
     normalised over its C*H*W values and then scaled and shifted per CHANNEL
     (``weight``, ``bias`` of shape (C,)), i.e. ``nn.GroupNorm(1, C)`` - not
     ``nn.LayerNorm((C, H, W))``, whose parameters would tie the module to one
@@ -557,8 +514,9 @@ class LayerNorm(_Affine):
     ``layernorm_forward`` / ``layernorm_backward`` (``LayerNormFunction``).
     """
 
-    def __init__(self, num_features: int, *, eps: float = 1e-5, device=None, dtype=None):
-        super().__init__(num_features, eps, device, dtype)
+    def __init__(self, num_features: int, eps: float = 1e-5, *, device=None, dtype=None):
+        super().__init__("num_features", num_features, eps, device, dtype)
+        self.num_features = num_features
 
     def forward(self, x):
         self._check_input(x)
@@ -569,28 +527,27 @@ class LayerNorm(_Affine):
 
 
 class GroupNorm(_Affine):
-    """Group norm for (N, C) and (N, C, H, W) inputs, like ``nn.GroupNorm``.
+    """Group norm for (N, C) and (N, C, H, W) inputs, like ``nn.GroupNorm(num_groups, num_channels, eps)``.
 
-    ``num_groups=None`` picks ``default_num_groups(num_features)``: the
-    largest of 32, 16, 8, 4, 2, 1 that divides C (e.g. 64 -> 32, 24 -> 8,
-    6 -> 2, 5 -> 1). Same computation in train() and eval(); autograd
-    differentiates ``groupnorm_forward``.
+    The same arguments in the same order as PyTorch: ``num_groups`` first (a
+    positive int that divides C), then ``num_channels`` (C). Same computation in
+    train() and eval(); autograd differentiates ``groupnorm_forward``.
+    ``make_norm("group", C)`` picks ``default_num_groups(C)`` groups when no
+    ``num_groups`` is given.
     """
 
-    def __init__(self, num_features: int, num_groups: int | None = None, *, eps: float = 1e-5,
-                 device=None, dtype=None):
-        super().__init__(num_features, eps, device, dtype)
-        if num_groups is None:
-            num_groups = default_num_groups(num_features)
-        _check_num_groups(num_groups, num_features)
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, *, device=None, dtype=None):
+        super().__init__("num_channels", num_channels, eps, device, dtype)
+        _check_num_groups(num_groups, num_channels)
         self.num_groups = num_groups
+        self.num_channels = num_channels
 
     def forward(self, x):
         self._check_input(x)
         return groupnorm_forward(x, self.weight, self.bias, self.num_groups, eps=self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, num_groups={self.num_groups}, eps={self.eps}"
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}"
 
 
 class BatchRenorm(_RunningStats):
@@ -627,13 +584,15 @@ NORMS: dict[str, type[nn.Module]] = {
 
 
 def make_norm(name: str | None, num_features: int, **kwargs) -> nn.Module:
-    """Build a normalisation layer by name, for models that switch between them.
+    """Build a normalisation layer for ``num_features`` channels by name, for models that switch between them.
 
     Args:
         name: one of ``NORMS`` ("batch", "layer", "group", "batch_renorm"),
             or None / "none" for ``nn.Identity()`` (no normalisation).
         num_features: C, the number of channels (features) of the input.
-        **kwargs: passed to the class (e.g. ``num_groups=4``, ``momentum=0.3``).
+        **kwargs: passed to the class (e.g. ``momentum=0.3``); for "group",
+            ``num_groups`` (default ``default_num_groups(C)``) becomes
+            ``GroupNorm(num_groups, C)``'s first argument.
 
     Raises:
         ValueError: an unknown name (the message lists the known names).
@@ -643,4 +602,7 @@ def make_norm(name: str | None, num_features: int, **kwargs) -> nn.Module:
     if name not in NORMS:
         known = ", ".join(repr(k) for k in NORMS)
         raise ValueError(f"unknown norm {name!r}; known names: {known}, or None / 'none' for no normalisation")
+    if name == "group":
+        num_groups = kwargs.pop("num_groups", None)
+        return GroupNorm(default_num_groups(num_features) if num_groups is None else num_groups, num_features, **kwargs)
     return NORMS[name](num_features, **kwargs)

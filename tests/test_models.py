@@ -90,19 +90,22 @@ def test_init_scale_multiplies_hidden_weights_only():
     torch.testing.assert_close(b.linear3.weight, a.linear3.weight)
 
 
-@pytest.mark.parametrize("args, kwargs, error", [
-    ((0, 5, 2, 3), {}, ValueError),
-    ((4, 5, -1, 3), {}, ValueError),
-    ((4, 5.0, 2, 3), {}, TypeError),
-    ((4, 5, 2, 3), {"activation": "swishy"}, ValueError),
-    ((4, 5, 2, 3), {"norm": "weird"}, ValueError),
-    ((4, 5, 2, 3), {"norm_position": "middle"}, ValueError),
-    ((4, 5, 2, 3), {"init": "orthogonal"}, ValueError),
-    ((4, 5, 2, 3), {"init_scale": 0}, ValueError),
-    ((4, 5, 2, 3), {"init_scale": float("nan")}, ValueError),
+@pytest.mark.parametrize("args, kwargs, error, message", [
+    ((0, 5, 2, 3), {}, ValueError, "in_features must be an int >= 1; got 0"),
+    ((4, 5, -1, 3), {}, ValueError, "depth must be an int >= 0; got -1"),
+    ((4, 5.0, 2, 3), {}, TypeError, "hidden must be an int >= 1; got float 5.0"),
+    ((4, 5, 2, 3), {"activation": "swishy"}, ValueError, "unknown activation 'swishy'"),
+    ((4, 5, 2, 3), {"norm": "weird"}, ValueError, "unknown norm 'weird'"),
+    ((4, 5, 2, 3), {"norm_position": "middle"}, ValueError,
+     "norm_position must be one of 'before', 'after'; got 'middle'"),
+    ((4, 5, 2, 3), {"init": "orthogonal"}, ValueError,
+     "init must be one of 'default', 'kaiming', 'xavier', 'normal'; got 'orthogonal'"),
+    ((4, 5, 2, 3), {"init_scale": 0}, ValueError, "init_scale must be a finite number > 0; got 0.0"),
+    ((4, 5, 2, 3), {"init_scale": float("nan")}, ValueError, "init_scale must be a finite number > 0; got nan"),
+    ((4, 5, 2, 3), {"init_std": "0.1"}, TypeError, "init_std must be a finite number > 0; got str"),
 ])
-def test_bad_arguments(args, kwargs, error):
-    with pytest.raises(error):
+def test_bad_arguments(args, kwargs, error, message):
+    with pytest.raises(error, match=f"^{message}"):
         make_mlp(*args, **kwargs)
 
 

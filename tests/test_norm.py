@@ -215,7 +215,7 @@ def test_groupnorm_matches_torch(shape, num_groups, rng):
 @pytest.mark.parametrize("c, expected", [(64, 32), (24, 8), (6, 2), (5, 1), (1, 1), (48, 16)])
 def test_default_num_groups(c, expected):
     assert default_num_groups(c) == expected
-    assert GroupNorm(c).num_groups == expected
+    assert make_norm("group", c).num_groups == expected
 
 
 # ---------------------------------------------------------------------------
@@ -388,7 +388,7 @@ def test_layernorm_module(shape, rng):
 
 @pytest.mark.parametrize("shape", [(7, 6), (5, 6, 3, 4)])
 def test_groupnorm_module(shape, rng):
-    ours = GroupNorm(6, num_groups=3, dtype=DT)
+    ours = GroupNorm(3, 6, dtype=DT)
     ref = nn.GroupNorm(3, 6, dtype=DT)
     randomise(ours, rng)
     copy_affine(ours, ref)
@@ -436,6 +436,7 @@ def test_make_norm_by_name():
     assert isinstance(make_norm(None, 8), nn.Identity)
     assert isinstance(make_norm("none", 8), nn.Identity)
     assert make_norm("group", 8, num_groups=2).num_groups == 2
+    assert make_norm("batch", 8, momentum=0.3).momentum == 0.3
     with pytest.raises(ValueError, match=r"unknown norm 'bn'.*'batch', 'layer', 'group', 'batch_renorm'"):
         make_norm("bn", 8)
 
@@ -478,18 +479,17 @@ def bn_args(**overrides):
 
 
 BAD_BATCHNORM = {
-    "rank 3": (dict(x=torch.randn(7, 5, 3)), r"\(N, C\) or \(N, C, H, W\).*got 3 dimensions"),
-    "rank 1": (dict(x=torch.randn(5)), r"\(N, C\) or \(N, C, H, W\).*got 1 dimensions"),
+    "rank 3": (dict(x=torch.randn(7, 5, 3)),
+               r"x must be a 2-D or 4-D tensor of shape \(N, C\) or \(N, C, H, W\); got a 3-D tensor of shape \(7, 5, 3\)"),
+    "rank 1": (dict(x=torch.randn(5)), r"\(N, C\) or \(N, C, H, W\); got a 1-D tensor"),
     "gamma channels": (dict(gamma=torch.ones(4)), r"gamma must have shape \(C,\) = \(5,\).*got shape \(4,\)"),
     "beta channels": (dict(beta=torch.ones(6)), r"beta must have shape \(C,\) = \(5,\)"),
     "running_mean channels": (dict(running_mean=torch.zeros(4)), r"running_mean must have shape \(C,\) = \(5,\)"),
     "running_var channels": (dict(running_var=torch.ones(5, 1)), r"running_var must have shape \(C,\) = \(5,\)"),
-    "mode string": (dict(training="train"), r"training must be a bool.*'train'"),
-    "mode int": (dict(training=1), r"training must be a bool"),
-    "momentum > 1": (dict(momentum=1.5), r"momentum must be a number in \[0, 1\].*1\.5"),
+    "momentum > 1": (dict(momentum=1.5), r"momentum must be a number in \[0, 1\]; got 1\.5"),
     "momentum < 0": (dict(momentum=-0.1), r"momentum must be a number in \[0, 1\]"),
-    "eps 0": (dict(eps=0.0), r"eps must be a number > 0"),
-    "eps < 0": (dict(eps=-1e-5), r"eps must be a number > 0"),
+    "eps 0": (dict(eps=0.0), r"eps must be a finite number > 0; got 0\.0"),
+    "eps < 0": (dict(eps=-1e-5), r"eps must be a finite number > 0"),
     "one value per channel": (dict(x=torch.randn(1, 5)), r"more than one value per channel"),
 }
 
@@ -502,6 +502,28 @@ def test_batchnorm_and_renorm_bad_input(case):
         batchnorm_forward(a["x"], a["gamma"], a["beta"], a["running_mean"], a["running_var"],
                           training=a["training"], momentum=a["momentum"], eps=a["eps"])
     with pytest.raises(ValueError, match=message):  # batch renorm shares the checks
+        batch_renorm_forward(a["x"], a["gamma"], a["beta"], a["running_mean"], a["running_var"],
+                             training=a["training"], r_max=3.0, d_max=5.0, momentum=a["momentum"], eps=a["eps"])
+
+
+BAD_BATCHNORM_KIND = {
+    "mode string": (dict(training="train"), r"training must be a bool \(True: batch statistics, False: running "
+                                            r"statistics\); got 'train'"),
+    "mode int": (dict(training=1), r"training must be a bool .*; got 1"),
+    "x list": (dict(x=[[1.0] * 5] * 7), r"x must be a torch.Tensor of shape \(N, C\) or \(N, C, H, W\); got list"),
+    "gamma list": (dict(gamma=[1.0] * 5), r"gamma must be a torch.Tensor of shape \(C,\); got list"),
+    "momentum str": (dict(momentum="0.1"), r"momentum must be a number in \[0, 1\]; got str"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_BATCHNORM_KIND, ids=list(BAD_BATCHNORM_KIND))
+def test_batchnorm_and_renorm_wrong_kind_of_argument(case):
+    overrides, message = BAD_BATCHNORM_KIND[case]
+    a = bn_args(**overrides)
+    with pytest.raises(TypeError, match=message):
+        batchnorm_forward(a["x"], a["gamma"], a["beta"], a["running_mean"], a["running_var"],
+                          training=a["training"], momentum=a["momentum"], eps=a["eps"])
+    with pytest.raises(TypeError, match=message):
         batch_renorm_forward(a["x"], a["gamma"], a["beta"], a["running_mean"], a["running_var"],
                              training=a["training"], r_max=3.0, d_max=5.0, momentum=a["momentum"], eps=a["eps"])
 
@@ -524,8 +546,10 @@ def test_groupnorm_and_layernorm_bad_input():
     x, g = torch.randn(7, 6), torch.ones(6)
     with pytest.raises(ValueError, match=r"num_groups must divide the number of channels C = 6; got 4"):
         groupnorm_forward(x, g, g, 4)
-    with pytest.raises(ValueError, match=r"num_groups must be a positive int"):
+    with pytest.raises(ValueError, match=r"num_groups must be an int >= 1; got 0"):
         groupnorm_forward(x, g, g, 0)
+    with pytest.raises(TypeError, match=r"num_groups must be an int >= 1; got float 2\.0"):
+        groupnorm_forward(x, g, g, 2.0)
     with pytest.raises(ValueError, match=r"gamma must have shape \(C,\) = \(6,\)"):
         groupnorm_forward(x, torch.ones(5), g, 2)
     with pytest.raises(ValueError, match=r"\(N, C\) or \(N, C, H, W\)"):
@@ -534,17 +558,17 @@ def test_groupnorm_and_layernorm_bad_input():
         layernorm_forward(torch.randn(6, 3, 5, 4), torch.ones(5, 4), torch.zeros(5, 4))
     with pytest.raises(ValueError, match=r"\(N, C\) or \(N, C, H, W\)"):
         layernorm_forward(torch.randn(6, 3, 5), torch.ones(3), torch.zeros(3))
-    with pytest.raises(ValueError, match=r"eps must be a number > 0"):
+    with pytest.raises(ValueError, match=r"eps must be a finite number > 0; got 0"):
         layernorm_forward(x, g, g, eps=0)
 
 
 def test_backward_rejects_wrong_dout_shape():
     x, g = torch.randn(7, 5), torch.ones(5)
     _, cache = batchnorm_forward(x, g, g, g.clone(), g.clone(), training=True)
-    with pytest.raises(ValueError, match=r"dout must have the shape of x, \(7, 5\); got \(5, 7\)"):
+    with pytest.raises(ValueError, match=r"dout must have shape x.shape = \(7, 5\); got shape \(5, 7\)"):
         batchnorm_backward(torch.randn(5, 7), cache)
     _, cache = layernorm_forward(x, g, g)
-    with pytest.raises(ValueError, match=r"dout must have the shape of x"):
+    with pytest.raises(ValueError, match=r"dout must have shape x.shape = \(7, 5\)"):
         layernorm_backward(torch.randn(7, 4), cache)
 
 
@@ -554,13 +578,32 @@ def test_modules_bad_input():
     with pytest.raises(ValueError, match=r"\(N, C\) or \(N, C, H, W\)"):
         LayerNorm(5)(torch.randn(7, 5, 3))
     with pytest.raises(ValueError, match=r"num_groups must divide the number of channels C = 6; got 4"):
-        GroupNorm(6, num_groups=4)
+        GroupNorm(4, 6)
     with pytest.raises(ValueError, match=r"momentum must be a number in \[0, 1\]"):
         BatchNorm(5, momentum=0.9 + 0.2)
-    with pytest.raises(ValueError, match=r"num_features must be a positive int"):
+    with pytest.raises(ValueError, match=r"num_features must be an int >= 1; got 0"):
         BatchRenorm(0)
-    with pytest.raises(ValueError, match=r"eps must be a number > 0"):
-        GroupNorm(4, eps=-1.0)
+    with pytest.raises(ValueError, match=r"num_channels must be an int >= 1; got 0"):
+        GroupNorm(1, 0)
+    with pytest.raises(ValueError, match=r"eps must be a finite number > 0; got -1\.0"):
+        GroupNorm(2, 4, eps=-1.0)
+    with pytest.raises(TypeError, match=r"num_features must be an int >= 1; got float 5\.0"):
+        BatchNorm(5.0)
+
+
+def test_constructors_take_pytorchs_arguments_in_pytorchs_order():
+    """GroupNorm(num_groups, num_channels, eps), BatchNorm(num_features, eps, momentum), LayerNorm(C, eps):
+    the same positional call builds the same layer as torch.nn's."""
+    ours, ref = GroupNorm(2, 6, 1e-3), nn.GroupNorm(2, 6, 1e-3)
+    assert (ours.num_groups, ours.num_channels, ours.eps) == (ref.num_groups, ref.num_channels, ref.eps)
+    assert ours.weight.shape == ref.weight.shape == (6,)
+    assert repr(ours) == "GroupNorm(2, 6, eps=0.001)"
+    ours, ref = BatchNorm(5, 1e-3, 0.2), nn.BatchNorm1d(5, 1e-3, 0.2)
+    assert (ours.num_features, ours.eps, ours.momentum) == (ref.num_features, ref.eps, ref.momentum)
+    ours, ref = LayerNorm(5, 1e-3), nn.LayerNorm(5, 1e-3)
+    assert (ours.num_features, ours.eps) == (ref.normalized_shape[0], ref.eps)
+    x = torch.randn(3, 6, 2, 2, dtype=DT)
+    assert_close(GroupNorm(3, 6, 1e-3, dtype=DT)(x), nn.GroupNorm(3, 6, 1e-3, dtype=DT)(x))
 
 
 # ---------------------------------------------------------------------------
