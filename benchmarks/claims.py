@@ -49,9 +49,10 @@ from helpers.experiments import ch2_bn_sigmoid_relu as abx
 from helpers.experiments import ch1_batchnorm as bnx
 from helpers.experiments import ch3_lr_decay as lx
 from helpers.experiments import ch5_resnet as rx
-from helpers.experiments import ch4_vanishing_gradients as vg
+from helpers.experiments import ch4_vanishing_gradients as ch4
 from helpers import verdicts
 from helpers.seeding import book_numerics
+from helpers.notebook import glue_key
 
 SEEDS = (0, 1, 2)
 CHANCE_ACC = 0.2          # 10 classes: "learnt nothing" = at most twice the 10 % of a guess
@@ -140,36 +141,34 @@ def _ch3_benign(seed):
 
 
 def _ch4_layers(seed):
-    return vg.layer_gradients(seed=seed, depth=10, hidden=100, batch_size=256, device="cpu")
+    return ch4.run("layer_gradients", seed=seed, device="cpu")
 
 
 def _ch4_relu_zero(seed):
-    return vg.relu_zero_gradients(seed=seed, depth=10, hidden=100, batch_size=256, device="cpu")
+    return ch4.run("relu_zero_gradients", seed=seed, device="cpu")
 
 
 def _ch4_relu_init(seed):
-    return vg.relu_init_training(seed=seed, depth=10, hidden=100, lr=0.1, steps=300, device="cpu")
+    return ch4.run("relu_init_training", seed=seed, device="cpu")
 
 
 def _ch4_cnn(seed):
-    return vg.cnn_gradients(seed=seed, depth=20, channels=16, batch_size=64, device="cpu")
+    return ch4.run("cnn_gradients", seed=seed, device="cpu")
 
 
 def _ch4_spectral(seed):
-    return vg.spectral_radius_demo(seed=seed, hidden=64, steps=200, device="cpu")
+    return ch4.run("spectral_radius_demo", seed=seed, device="cpu")
 
 
 def _ch4_rnn(seed):
     # the notebook also measures T = 10 .. 300 (and IndRNN with u ~ U(0, 1)); each (cell, T) seeds itself,
     # so these T = 1000 numbers are the notebook's
-    return vg.rnn_gradient_vs_length(seed=seed, lengths=(1000,), cells=("tanh", "relu", "irnn", "indrnn", "lstm",
-                                                                         "lstm_chrono"),
-                                     hidden=64, batch_size=16, device="cpu")
+    return ch4.run("rnn_gradient_vs_length", seed=seed, device="cpu",
+                   subset={"lengths": (1000,), "cells": ("tanh", "relu", "irnn", "indrnn", "lstm", "lstm_chrono")})
 
 
 def _ch4_adding(seed):
-    return vg.adding_problem(seed=seed, T=50, hidden=64, num_layers=2, steps=1000, lr=2e-3, batch_size=50,
-                             eval_every=100, n_test=1000, device="cpu")
+    return ch4.run("adding_problem", seed=seed, device="cpu")
 
 
 def _ch5_degradation(seed):
@@ -394,6 +393,12 @@ def _m_warmup(seed):
 
 
 # chapter 4 ----------------------------------------------------------------
+# chapter 4's glue keys: glue_key(ch4.GLUE_PREFIX[experiment], ...), as the chapter glues them
+_ch4_glue_lg, _ch4_glue_rz, _ch4_glue_rt, _ch4_glue_cnn, _ch4_glue_sr, _ch4_glue_rg, _ch4_glue_add = (
+    functools.partial(glue_key, ch4.GLUE_PREFIX[name]) for name in (
+        "layer_gradients", "relu_zero_gradients", "relu_init_training", "cnn_gradients", "spectral_radius_demo",
+        "rnn_gradient_vs_length", "adding_problem"))
+
 def _m_layers(seed):
     r = experiment("ch4_layer_gradients", seed)
     return {f"{name}": r[name]["ratio"] for name in r["names"]}
@@ -687,7 +692,7 @@ CLAIMS: list[Claim] = [
           _m_layers, lambda f: _lt(f["sigmoid_default"], 1e-3) and _lt(f["relu_default"], NEAR_ONE[0])
           and all(_between(f[n], NEAR_ONE) for n in ("tanh_xavier", "relu_he", "sigmoid_bn", "relu_he_bn")),
           "sigmoid < 1e-3; ReLU default < 0.1; tanh-Xavier, ReLU-He, sigmoid+BN, ReLU-He+BN in [0.1, 10]",
-          {n: f"ch4_lg_{n}_ratio" for n in ("sigmoid_default", "sigmoid_xavier", "tanh_default", "tanh_xavier",
+          {n: _ch4_glue_lg(n, "ratio") for n in ("sigmoid_default", "sigmoid_xavier", "tanh_default", "tanh_xavier",
                                             "relu_default", "relu_he", "sigmoid_bn", "relu_he_bn")},
           ("sigmoid_default", "relu_default", "tanh_xavier", "relu_he", "sigmoid_bn", "relu_he_bn")),
     Claim("ch4_relu_default_backward_factor", 4,
@@ -695,63 +700,67 @@ CLAIMS: list[Claim] = [
           "sqrt(1/6) = 0.41 (the weight-gradient ratio shows a larger factor, as it also holds the shrinking inputs).",
           _m_relu_factor, lambda f: 0.3 <= f["backward_factor"] <= 0.5,
           "per-layer factor of ||dL/da_1|| / ||dL/da_10|| in [0.3, 0.5]",
-          {"backward_factor": "ch4_lg_relu_default_act_factor", "weight_factor": "ch4_lg_relu_default_factor"}),
+          {"backward_factor": _ch4_glue_lg("relu_default", "act_factor"),
+           "weight_factor": _ch4_glue_lg("relu_default", "factor")}),
     Claim("ch4_relu_zero_derivative", 4,
           "In a 10-layer He-initialised ReLU MLP about half of ReLU's derivatives are 0 (its derivative is not always 1).",
           _m_relu_zero, lambda f: 0.4 <= f["mean_zero_derivative"] <= 0.6,
           "mean fraction of ReLU' = 0 over the ten layers in [0.4, 0.6]",
-          {"mean_zero_derivative": "ch4_rz_mean", "max_dead_units": "ch4_rz_dead_max"}),
+          {"mean_zero_derivative": _ch4_glue_rz("mean_zero_derivative"), "max_dead_units": _ch4_glue_rz("dead_max")}),
     Claim("ch4_relu_init_training", 4,
           "A 10-layer ReLU MLP without normalisation stays near chance with PyTorch's default init, trains with He, "
           "and diverges with twice He's weights (300 SGD steps, lr 0.1).",
           _m_relu_init, lambda f: _acc(f["default_train_acc"]) <= CHANCE_ACC and _acc(f["he_train_acc"]) >= TRAINS_ACC
           and f["he_x2_diverged"],
           "train acc: default <= 0.2; He >= 0.9; He x2 diverged (NaN loss)",
-          {"default_train_acc": "ch4_rt_default_acc", "he_train_acc": "ch4_rt_he_acc",
-           "he_x2_diverged": "ch4_rt_big_diverged", "he_x2_diverged_at": "ch4_rt_big_diverged_at"}),
+          {"default_train_acc": _ch4_glue_rt("default_x1", "train_acc"),
+           "he_train_acc": _ch4_glue_rt("kaiming_x1", "train_acc"),
+           "he_x2_diverged": _ch4_glue_rt("kaiming_x2", "diverged"),
+           "he_x2_diverged_at": _ch4_glue_rt("kaiming_x2", "diverged_at")}),
     Claim("ch4_cnn_gradients", 4,
           "A plain 20-layer ReLU CNN at init (sparse, independent weights) vanishes with PyTorch's default scale, "
           "keeps the gradient about 1 with He and explodes with twice He's weights.",
           _m_cnn, lambda f: _lt(f["default_x1_ratio"], 1e-2) and _between(f["he_x1_ratio"], NEAR_ONE)
           and (f["he_x2_ratio"] or 0) > 1e2,
           "first/last ratio: default < 1e-2; He in [0.1, 10]; He x2 > 1e2",
-          {f"{n}_ratio": f"ch4_cnn_{n}_ratio" for n in ("default_x1", "he_x1", "he_x2")}),
+          {f"{n}_ratio": _ch4_glue_cnn(n, "ratio") for n in ("default_x1", "he_x1", "he_x2")}),
     Claim("ch4_spectral_radius_decides", 4,
           "After 200 products: a random matrix with spectral radius 0.9 vanishes and 1.1 explodes; a matrix of entries "
           "0.05 (radius 3.2) explodes and one with entries up to 3 (radius 0.9) vanishes.",
           _m_spectral, lambda f: f["rho_0.9_end"] < 1e-2 and f["rho_1.1_end"] > 1e2 and f["small_entries_end"] > 1e2
           and f["large_entries_end"] < 1e-2,
           "norm after 200: rho 0.9 < 1e-2; rho 1.1 > 1e2; small entries > 1e2; large entries < 1e-2",
-          {"rho_0.9_end": "ch4_sr_rho_09_end", "rho_1_end": "ch4_sr_rho_1_end", "rho_1.1_end": "ch4_sr_rho_11_end",
-           "small_entries_end": "ch4_sr_small_entries_end", "large_entries_end": "ch4_sr_large_entries_end"}),
+          {f"{n}_end": _ch4_glue_sr(n.replace(".", ""), "end") for n in ("rho_0.9", "rho_1", "rho_1.1", "small_entries",
+                                                                    "large_entries")}),
     Claim("ch4_rnn_gradient_T1000", 4,
           "At T = 1000 the gradient reaching the first step underflows float32 for tanh and ReLU RNNs, while IRNN and "
           "IndRNN (u = 1) keep it about 1.",
           _m_rnn, lambda f: f["tanh_T1000"] < FLOAT32_TINY and f["relu_T1000"] < FLOAT32_TINY
           and _between(f["irnn_T1000"], NEAR_ONE) and _between(f["indrnn_T1000"], NEAR_ONE),
           f"tanh and ReLU ratio < {FLOAT32_TINY:.2e} (float32's smallest normal); IRNN and IndRNN in [0.1, 10]",
-          {f"{k}_T1000": f"ch4_rg_{k}_1000" for k in ("tanh", "relu", "irnn", "indrnn", "lstm", "lstm_chrono")},
+          {f"{k}_T1000": _ch4_glue_rg(k, "1000") for k in ("tanh", "relu", "irnn", "indrnn", "lstm", "lstm_chrono")},
           ("tanh_T1000", "relu_T1000", "irnn_T1000", "indrnn_T1000")),
     Claim("ch4_lstm_gradient_T1000", 4,
           "At T = 1000 an LSTM at PyTorch's default init (forget gates near 1/2) loses the gradient like tanh (below "
           "float32's floor); with chrono init (forget gates near 1) it keeps more than 1e-4 of it.",
           _m_rnn, lambda f: f["lstm_T1000"] < FLOAT32_TINY and f["lstm_chrono_T1000"] > 1e-4,
           f"LSTM ratio < {FLOAT32_TINY:.2e}; LSTM chrono ratio > 1e-4",
-          {f"{k}_T1000": f"ch4_rg_{k}_1000" for k in ("tanh", "relu", "irnn", "indrnn", "lstm", "lstm_chrono")},
+          {f"{k}_T1000": _ch4_glue_rg(k, "1000") for k in ("tanh", "relu", "irnn", "indrnn", "lstm", "lstm_chrono")},
           ("lstm_T1000", "lstm_chrono_T1000")),
     Claim("ch4_adding_tanh_baseline", 4,
           "Adding problem, T = 50, 1000 Adam steps: the tanh RNN learns nothing (it ends at the always-1 baseline).",
           _m_adding, lambda f: f["tanh_mse"] > 0.8 * f["test_baseline"],
           "tanh test MSE > 0.8 x the test set's always-1 MSE",
-          {"tanh_mse": "ch4_add_tanh_final", "indrnn_mse": "ch4_add_indrnn_final", "baseline": "ch4_add_baseline",
-           "test_baseline": "ch4_add_test_baseline"}, ("tanh_mse", "test_baseline")),
+          {"tanh_mse": _ch4_glue_add("tanh", "final"), "indrnn_mse": _ch4_glue_add("indrnn", "final"),
+           "baseline": _ch4_glue_add("baseline"), "test_baseline": _ch4_glue_add("test_baseline")},
+          ("tanh_mse", "test_baseline")),
     Claim("ch4_adding_problem", 4,
           "Adding problem, T = 50, 1000 Adam steps: IndRNN ends below half the 1/6 baseline (the chapter quotes on how "
           "many of ten seeds).",
           _m_adding, lambda f: f["indrnn_mse"] < f["baseline"] / 2,
           "IndRNN test MSE < baseline / 2",
-          {"tanh_mse": "ch4_add_tanh_final", "indrnn_mse": "ch4_add_indrnn_final", "baseline": "ch4_add_baseline",
-           "test_baseline": "ch4_add_test_baseline"}),
+          {"tanh_mse": _ch4_glue_add("tanh", "final"), "indrnn_mse": _ch4_glue_add("indrnn", "final"),
+           "baseline": _ch4_glue_add("baseline"), "test_baseline": _ch4_glue_add("test_baseline")}),
     # ---- chapter 5: ResNet
     Claim("ch5_degradation", 5,
           "Plain-30 ends with a higher TRAINING error than plain-6; its residual twin (same parameters) ends lower than plain-30.",

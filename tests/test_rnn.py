@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers.rnn import (AddingModel, IndRNN, IndRNNCell, RNN, RNNCell, _SequenceBPTT, hidden_gradient_norms,
-                         indrnn_u_max, irnn_init_)
+                         indrnn_u_max, irnn_init_, make_layer)
 
 RTOL, ATOL = 1e-10, 1e-12
 I, H, N = 3, 5, 4
@@ -103,7 +103,7 @@ def test_rnn_cell_default_state_is_zero_and_init_matches_torch_range(rng):
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("fast", [False, True])
 def test_rnn_sequence_matches_torch_nn_rnn(nonlinearity, fast, rng):
     ours = RNN(I, H, nonlinearity).double()
     _randomize_(ours, rng)
@@ -113,7 +113,7 @@ def test_rnn_sequence_matches_torch_nn_rnn(nonlinearity, fast, rng):
     h0 = torch.randn(N, H, generator=rng, dtype=DT, requires_grad=True)
     up = torch.randn(N, T, H, generator=rng, dtype=DT)
 
-    out, h_T = ours(x, h0, fast=fast)
+    out, h_T = ours.forward_fast(x, h0) if fast else ours(x, h0)
     ((out * up).sum() + h_T.sum()).backward()
     c = ours.cell
     g_ours = _grads([x, h0, c.weight_ih, c.weight_hh, c.bias])
@@ -152,7 +152,7 @@ def test_indrnn_cell_matches_direct_formula(nonlinearity, rng):
 
 
 @pytest.mark.parametrize("kind", CELL_KINDS)
-def test_fast_bptt_matches_autograd_loop(kind, rng):
+def test_forward_fast_matches_the_autograd_loop_of_forward(kind, rng):
     cell = _make_cell(kind, rng)
     seq = (RNN if isinstance(cell, RNNCell) else IndRNN)(I, H).double()
     seq.cell = cell
@@ -163,7 +163,7 @@ def test_fast_bptt_matches_autograd_loop(kind, rng):
     for fast in (True, False):
         xx = x.clone().requires_grad_(True)
         cell.zero_grad()
-        out, h_T = seq(xx, fast=fast)
+        out, h_T = seq.forward_fast(xx) if fast else seq(xx)
         ((out * up).sum() + 2 * h_T.sum()).backward()
         results.append([out.detach(), xx.grad] + [p.grad.clone() for p in cell.parameters()])
     for a, b in zip(*results):
@@ -370,6 +370,38 @@ def test_adding_model_shapes_and_gradients(cell_type, rng):
         torch.testing.assert_close(model.layers[0].cell.weight_hh.detach(), torch.eye(16, dtype=DT))
     if cell_type == "indrnn":
         assert (model.layers[-1].cell.u == 1).all() and model.layers[0].cell.u.max() < 1
+
+
+@pytest.mark.parametrize("kind", ["tanh", "relu", "irnn", "indrnn", "indrnn_uniform"])
+def test_make_layer_builds_each_kind_at_its_initialisation(kind):
+    layer = make_layer(kind, 2, 6, seq_len=50)
+    assert isinstance(layer, IndRNN if kind.startswith("indrnn") else RNN)
+    cell = layer.cell
+    assert cell.nonlinearity == ("tanh" if kind == "tanh" else "relu")
+    if kind == "irnn":
+        assert torch.equal(cell.weight_hh.detach(), torch.eye(6)) and (cell.bias == 0).all()
+        assert cell.weight_ih.abs().max() < 0.01
+    if kind == "indrnn":
+        assert (cell.u == 1).all() and cell.u_max == pytest.approx(indrnn_u_max(50))
+    if kind == "indrnn_uniform":
+        assert 0 <= cell.u.min() and cell.u.max() < 1
+    with pytest.raises(ValueError, match="kind"):
+        make_layer("gru", 2, 6)
+
+
+def test_adding_model_fast_bptt_gives_the_same_loss_and_gradients(rng):
+    torch.manual_seed(0)
+    slow = AddingModel("indrnn", 8, num_layers=2, seq_len=15).double()
+    fast = AddingModel("indrnn", 8, num_layers=2, seq_len=15, fast_bptt=True).double()
+    fast.load_state_dict(slow.state_dict())
+    x = _adding_inputs(4, 15, rng)
+    for model in (slow, fast):
+        F.mse_loss(model(x), x.prod(-1).sum(1)).backward()
+    torch.testing.assert_close(slow(x), fast(x), rtol=RTOL, atol=ATOL)
+    for a, b in zip(slow.parameters(), fast.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=RTOL, atol=ATOL)
+    with pytest.raises(TypeError, match="fast_bptt"):
+        AddingModel("tanh", 8, fast_bptt="yes")
 
 
 def test_adding_model_learns_short_sequences():

@@ -18,7 +18,9 @@ several seeds. Nothing here draws or prints.
   times), ``rnn_gradient_vs_length`` (‖∂L/∂x_1‖ / ‖∂L/∂x_T‖ for tanh, ReLU, IRNN,
   IndRNN and LSTM), ``adding_problem`` (a short training run against the 1/6 baseline).
 
-Results are deterministic for a given ``seed`` on the CPU (``conv_timing`` excepted).
+The book's settings of every experiment are in ``SETTINGS`` (``run(name, seed=...)`` runs one with
+them; ``TINY`` holds the unit tests' small scale). Results are deterministic for a given ``seed``
+on the CPU (``conv_timing`` excepted).
 Note that ``helpers.use_book_numerics`` flushes denormal numbers to zero, so a gradient
 that has vanished far enough is exactly 0.0 here; plots on a log scale must clip it
 at a floor (``FLOOR``) and say so.
@@ -34,14 +36,14 @@ from torch import nn
 
 from helpers.activations import derivative
 from helpers.conv import conv2d_im2col, conv2d_naive, conv_output_size, im2col
-from helpers.data import ADDING_BASELINE_MSE, load_digits, make_adding_problem
-from helpers.models import make_mlp
-from helpers.rnn import AddingModel, IndRNNCell, RNNCell, hidden_gradient_norms, indrnn_u_max, irnn_init_
+from helpers.data import ADDING_BASELINE_MSE, make_adding_problem
+from helpers.experiments.common import NUM_CLASSES, digits_or, seeded_mlp
+from helpers.experiments.settings import book_runner
+from helpers.rnn import AddingModel, RNNCell, hidden_gradient_norms, make_layer
 from helpers.seeding import set_seed
 from helpers.spectral import spectral_radius as _spectral_radius
 from helpers.train import fit, gradient_norms
 
-NUM_CLASSES = 10
 FLOOR = 1e-300          # where log plots draw a gradient that underflowed to exactly 0 (float64)
 FLOAT32_TINY = torch.finfo(torch.float32).tiny   # ≈ 1.2e-38: below this float32 (flushed) is 0
 
@@ -61,10 +63,11 @@ RNN_CELLS = ("tanh", "relu", "irnn", "indrnn", "indrnn_uniform", "lstm", "lstm_c
 LSTM_CELLS = ("lstm", "lstm_chrono")   # torch.nn.LSTM (autograd), the others are helpers.rnn cells
 
 __all__ = [
+    "SETTINGS", "TINY", "GLUE_PREFIX", "run",
     "FLOOR", "FLOAT32_TINY", "LAYER_CONFIGS", "RNN_CELLS", "LSTM_CELLS",
     "derivative_bounds", "layer_gradients", "relu_zero_gradients", "relu_init_training",
     "plain_cnn", "cnn_gradients", "conv_example", "conv_checks", "conv_timing",
-    "spectral_radius", "spectral_radius_demo", "make_rnn_cell", "lstm_gradient_norms", "rnn_gradient_vs_length",
+    "spectral_radius", "spectral_radius_demo", "make_rnn_layer", "lstm_gradient_norms", "rnn_gradient_vs_length",
     "adding_problem",
 ]
 
@@ -79,14 +82,11 @@ def _float64_device(device):
     return torch.device("cpu") if dev.type == "mps" else dev
 
 
-def _digits(data, seed):
-    return load_digits(seed=seed) if data is None else data
-
-
 # --------------------------------------------------------------------------- feed-forward depth
 
-def derivative_bounds(names=("sigmoid", "tanh", "relu"), *, low=-10.0, high=10.0, points=200_001, depth=10):
-    """Largest derivative of each activation on a fine grid of [low, high] (``helpers.activations``).
+def derivative_bounds(*, names, low, high, points, depth):
+    """Largest derivative of each activation of ``names`` on a grid of ``points`` values in [low, high]
+    (``helpers.activations.derivative``).
 
     Returns ``{name: {"max": value, "at": x}}`` and ``"sigmoid_product"`` = (1/4)^depth, the
     most a product of ``depth`` sigmoid derivatives can be (the seed's 10-layer bound).
@@ -100,10 +100,10 @@ def derivative_bounds(names=("sigmoid", "tanh", "relu"), *, low=-10.0, high=10.0
     return out
 
 
-def layer_gradients(*, seed=0, depth=10, hidden=100, batch_size=256, configs=LAYER_CONFIGS, data=None, device=None):
+def layer_gradients(*, seed, depth, hidden, batch_size, configs, data=None, device=None):
     """Per-layer weight-gradient norms ‖∂L/∂W_l‖ of a ``depth``-layer MLP at initialisation.
 
-    One batch of ``batch_size`` digits, cross-entropy loss, training mode (batch norm uses
+    One batch of ``batch_size`` digits (X: (batch_size, 64), y: (batch_size,)), cross-entropy loss, training mode (batch norm uses
     the batch's statistics). For every config (name, activation, init, norm) of
     ``configs``: ``norms`` (hidden layers 1..depth, then the output layer) and ``ratio`` =
     ‖∂L/∂W_1‖ / ‖∂L/∂W_depth‖, first over last hidden layer (as in chapter 1); and
@@ -111,13 +111,14 @@ def layer_gradients(*, seed=0, depth=10, hidden=100, batch_size=256, configs=LAY
     alone, without the layer inputs that a weight gradient also contains) with ``act_ratio``
     = first over last.
     """
-    data = _digits(data, seed)
-    X, y = data.X_train[:batch_size].to(_device(device)), data.y_train[:batch_size].to(_device(device))
+    data = digits_or(data, seed)
+    dev = _device(device)
+    X, y = data.X_train[:batch_size].to(dev), data.y_train[:batch_size].to(dev)
     out = {"config": {"depth": depth, "hidden": hidden, "batch_size": batch_size}, "names": []}
     for name, activation, init, norm in configs:
-        set_seed(seed)
-        model = make_mlp(X.shape[1], hidden, depth, NUM_CLASSES, activation=activation, init=init,
-                         norm=norm).to(_device(device))
+        model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, init=init,
+                           norm=norm).to(dev)
+        model.train()                                   # batch norm normalises with the batch's statistics
         g = gradient_norms(model, X, y)
         norms = [g[f"linear{i}"] for i in range(1, depth + 2)]
         act = _preactivation_gradient_norms(model, X, y, depth)
@@ -161,43 +162,42 @@ def _relu_stats(model, X, y, depth):
     return zero_derivative, dead_units, zero_grad
 
 
-def relu_zero_gradients(*, seed=0, depth=10, hidden=100, batch_size=256, init="kaiming", data=None, device=None):
+def relu_zero_gradients(*, seed, depth, hidden, batch_size, init, data=None, device=None):
     """How often is ReLU's derivative 0? Measured in a ``depth``-layer ReLU MLP at initialisation.
 
     For every hidden layer: ``zero_derivative`` = fraction of (sample, unit) pairs whose
     pre-activation a <= 0 (ReLU'(a) = 0 there, as in autograd); ``dead_units`` = fraction of
     units that are off for every sample of the batch; ``zero_grad`` = fraction of entries of
-    ∂L/∂a that backpropagation makes exactly 0. ``mean_zero_derivative`` averages the first.
+    ∂L/∂a that backpropagation makes exactly 0 (each a list of ``depth`` fractions, one batch of
+    ``batch_size`` digits). ``mean_zero_derivative`` averages the first.
     """
-    data = _digits(data, seed)
+    data = digits_or(data, seed)
     dev = _device(device)
     X, y = data.X_train[:batch_size].to(dev), data.y_train[:batch_size].to(dev)
-    set_seed(seed)
-    model = make_mlp(X.shape[1], hidden, depth, NUM_CLASSES, activation="relu", init=init).to(dev)
+    model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation="relu", init=init).to(dev)
     zero_derivative, dead_units, zero_grad = _relu_stats(model, X, y, depth)
     return {"config": {"depth": depth, "hidden": hidden, "batch_size": batch_size, "init": init},
             "zero_derivative": zero_derivative, "dead_units": dead_units, "zero_grad": zero_grad,
             "mean_zero_derivative": sum(zero_derivative) / len(zero_derivative)}
 
 
-def relu_init_training(*, seed=0, depth=10, hidden=100, inits=(("default", 1.0), ("kaiming", 1.0), ("kaiming", 2.0)),
-                       lr=0.1, steps=300, batch_size=60, data=None, device=None):
+def relu_init_training(*, seed, depth, hidden, inits, lr, steps, batch_size, data=None, device=None):
     """Train a deep plain ReLU MLP (no normalisation) from several initialisations.
 
     ``inits``: (init, scale) pairs for ``make_mlp(init=..., init_scale=...)``: PyTorch's
     default (too small for ReLU: weight std 1/√(3·fan_in), about 0.41 of He's), He, and He
     with the hidden weights doubled. Returns per ``"{init}_x{scale:g}"`` the final train and
     test accuracy (None if the loss became NaN/inf: ``diverged``), the train-accuracy curve
-    and the first/last hidden-layer gradient ratio at step 1.
+    and the first/last hidden-layer gradient ratio at step 1. Plain SGD with ``lr``, ``steps``
+    mini-batches of ``batch_size`` digits (``helpers.train.fit``).
     """
-    data = _digits(data, seed)
+    data = digits_or(data, seed)
     out = {"config": {"depth": depth, "hidden": hidden, "lr": lr, "steps": steps, "batch_size": batch_size},
            "names": []}
     for init, scale in inits:
         name = f"{init}_x{scale:g}"
-        set_seed(seed)
-        model = make_mlp(data.X_train.shape[1], hidden, depth, NUM_CLASSES, activation="relu", init=init,
-                         init_scale=scale)
+        model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation="relu", init=init,
+                           init_scale=scale)
         h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
                 batch_size=batch_size, lr=lr, eval_every=max(1, steps // 15), seed=seed, device=device,
                 progress=False, record_grad_norms=True)
@@ -247,8 +247,7 @@ def _conv_matrix_stats(conv, size):
                 "largest_singular_value": torch.linalg.matrix_norm(A.double(), ord=2).item()}
 
 
-def cnn_gradients(*, seed=0, depth=20, channels=16, batch_size=64,
-                  inits=(("default", 1.0), ("he", 1.0), ("he", 2.0)), data=None, device=None):
+def cnn_gradients(*, seed, depth, channels, batch_size, inits, data=None, device=None):
     """Does a CNN's independent, sparse weights stop gradients vanishing or exploding? Measured.
 
     A ``plain_cnn`` on a batch of 8×8 digits (N, 1, 8, 8), cross-entropy loss, at
@@ -257,7 +256,7 @@ def cnn_gradients(*, seed=0, depth=20, channels=16, batch_size=64,
     the std of a_l (the forward signal), ``loss``; and ``conv_matrix`` = a middle layer written
     as a dense matrix (its zero fraction and largest singular value).
     """
-    data = _digits(data, seed)
+    data = digits_or(data, seed)
     dev = _device(device)
     X = data.X_train[:batch_size].reshape(-1, 1, 8, 8).to(dev)
     y = data.y_train[:batch_size].to(dev)
@@ -286,7 +285,7 @@ def cnn_gradients(*, seed=0, depth=20, channels=16, batch_size=64,
 
 # --------------------------------------------------------------------------- convolution as a matrix product
 
-def conv_example(*, height=4, width=4, kernel=2, stride=1, padding=1):
+def conv_example(*, height, width, kernel, stride, padding):
     """The seed's example: a 4×4 one-channel image, a 2×2 filter, stride 1, padding 1.
 
     The image holds 0..15, the filter [[1, 0], [0, -1]] (float64). Returns the output size
@@ -309,8 +308,7 @@ def conv_example(*, height=4, width=4, kernel=2, stride=1, padding=1):
             "max_err_conv2d": (out - ref).abs().max().item(), "max_err_unfold": (cols - unfold).abs().max().item()}
 
 
-def conv_checks(*, seed=0, cases=((2, 3, 7, 7, 4, (3, 3), 1, 0), (2, 3, 8, 8, 5, (3, 3), 2, 1),
-                                  (1, 2, 9, 7, 3, (5, 3), (2, 1), 2), (3, 4, 6, 6, 2, (1, 1), 1, 0))):
+def conv_checks(*, seed, cases):
     """``conv2d_im2col`` against ``F.conv2d`` in float64 on random inputs.
 
     ``cases``: (N, C, H, W, F, kernel, stride, padding). Returns a list of rows with the
@@ -343,15 +341,10 @@ def _best_ms(fn, number, repeats):
     return best * 1e3
 
 
-def conv_timing(*, seed=0, x_shape=(4, 3, 16, 16), filters=8, kernel=3, stride=1, padding=1, repeats=3,
-                number=50, include_naive=True, device="cpu"):
-    """Wall time in ms of one convolution: ``conv2d_naive`` (Python loops), ``conv2d_im2col``
-    (one matrix product) and ``F.conv2d`` (PyTorch's native kernel); the fastest of ``repeats``.
-
-    float32 on ``device`` (the CPU by default: the comparison is about CPU work). Also checks
-    that the three agree. ``include_naive=False`` skips the loops (for inputs too large for
-    them; their entries are then None). Timings vary from run to run; the ratios are the point.
-    """
+def _time_conv(*, seed, x_shape, filters, kernel, stride, padding, repeats, number, include_naive, device):
+    """One convolution of a random float32 input ``x_shape`` = (N, C, H, W) with ``filters`` filters,
+    timed three ways (the fastest of ``repeats``, each over ``number`` calls), and the three checked
+    to agree."""
     dev = torch.device(device)
     gen = set_seed(seed)
     x = torch.randn(*x_shape, generator=gen).to(dev)
@@ -380,6 +373,23 @@ def conv_timing(*, seed=0, x_shape=(4, 3, 16, 16), filters=8, kernel=3, stride=1
             "max_err_im2col": (y_im2col - y_native).abs().max().item()}
 
 
+def conv_timing(*, seed, sizes, kernel, stride, padding, repeats, device="cpu"):
+    """Wall time in ms of one convolution: ``conv2d_naive`` (Python loops), ``conv2d_im2col``
+    (one matrix product) and ``F.conv2d`` (PyTorch's native kernel); the fastest of ``repeats``.
+
+    ``sizes``: ``{name: {"x_shape": (N, C, H, W), "filters": F, "number": calls per timing,
+    "include_naive": bool}}``; ``include_naive=False`` skips the loops (for inputs too large for
+    them; their entries are then None). float32 on ``device`` (the CPU by default: the comparison is
+    about CPU work). Returns per name the times ``ms``, the ratios and the largest differences
+    between the three. Timings vary from run to run; the ratios are the point.
+    """
+    out = {"names": list(sizes)}
+    for name, size in sizes.items():
+        out[name] = _time_conv(seed=seed, kernel=kernel, stride=stride, padding=padding, repeats=repeats,
+                               device=device, **size)
+    return out
+
+
 # --------------------------------------------------------------------------- recurrent networks
 
 def spectral_radius(W):
@@ -397,7 +407,7 @@ def _power_norms(W, v, steps):
     return norms
 
 
-def spectral_radius_demo(*, seed=0, hidden=64, radii=(0.9, 1.0, 1.1), steps=200, device=None):
+def spectral_radius_demo(*, seed, hidden, radii, steps, device=None):
     """The shared recurrent matrix multiplied k times: what decides between vanishing and exploding.
 
     ``radii``: a random Gaussian (hidden × hidden) matrix rescaled to each spectral radius ρ;
@@ -430,41 +440,32 @@ def spectral_radius_demo(*, seed=0, hidden=64, radii=(0.9, 1.0, 1.1), steps=200,
     return out
 
 
-def make_rnn_cell(kind, hidden=64, *, seq_len=None, input_size=2):
-    """One recurrent cell of chapter 4's comparison, at its usual initialisation.
+def make_rnn_layer(kind, hidden, *, seq_len=None, input_size=2):
+    """One recurrent layer of chapter 4's comparison, at its usual initialisation.
 
-    ``"tanh"``/``"relu"``: ``RNNCell`` at PyTorch's default init; ``"irnn"``: ReLU ``RNNCell``
-    with ``irnn_init_`` (W_hh = I, b = 0, input weights N(0, 0.001²), Le et al. 2015);
-    ``"indrnn"``: ``IndRNNCell`` with u = 1 and |u| <= 2^(1/seq_len) (Li et al. 2018);
-    ``"indrnn_uniform"``: the same with u ~ U(0, 1) (every unit forgets at its own rate);
-    ``"lstm"``: a one-layer batch-first ``torch.nn.LSTM`` at PyTorch's default init (every
-    weight and both biases U(-1/√H, 1/√H), so each forget gate starts near σ(0) = 1/2);
+    ``"tanh"``, ``"relu"``, ``"irnn"``, ``"indrnn"`` (u = 1, |u| <= 2^(1/seq_len)) and
+    ``"indrnn_uniform"`` (u ~ U(0, 1)): ``helpers.rnn.make_layer`` (the same layers the adding
+    problem trains); ``"lstm"``: a one-layer batch-first ``torch.nn.LSTM`` at PyTorch's default init
+    (every weight and both biases U(-1/√H, 1/√H), so each forget gate starts near σ(0) = 1/2);
     ``"lstm_chrono"``: the same LSTM with chrono initialisation (Tallec & Ollivier 2018):
     forget-gate bias log(U(1, seq_len − 1)) and input-gate bias its negative, so the forget
     gates start between 1/2 and 1 − 1/seq_len (needs ``seq_len`` >= 3).
     """
-    if kind in ("tanh", "relu"):
-        return RNNCell(input_size, hidden, kind)
-    if kind == "irnn":
-        return irnn_init_(RNNCell(input_size, hidden, "relu"), input_std=0.001)
-    if kind in LSTM_CELLS:
-        lstm = nn.LSTM(input_size, hidden, batch_first=True)
-        if kind == "lstm_chrono":
-            if seq_len is None or isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 3:
-                raise ValueError(f"lstm_chrono needs seq_len >= 3 (its forget biases are log U(1, seq_len - 1)), "
-                                 f"got {seq_len!r}")
-            with torch.no_grad():    # PyTorch's gate order in the biases: input, forget, cell, output
-                b_f = torch.log(torch.empty(hidden).uniform_(1.0, seq_len - 1.0))
-                lstm.bias_ih_l0[hidden:2 * hidden].copy_(b_f)
-                lstm.bias_ih_l0[:hidden].copy_(-b_f)
-                lstm.bias_hh_l0[:2 * hidden].zero_()
-        return lstm
-    u_max = None if seq_len is None else indrnn_u_max(seq_len)
-    if kind == "indrnn":
-        return IndRNNCell(input_size, hidden, "relu", u_max=u_max, u_init="ones")
-    if kind == "indrnn_uniform":
-        return IndRNNCell(input_size, hidden, "relu", u_max=u_max, u_init="uniform")
-    raise ValueError(f"kind must be one of {RNN_CELLS}, got {kind!r}")
+    if kind not in RNN_CELLS:
+        raise ValueError(f"kind must be one of {RNN_CELLS}, got {kind!r}")
+    if kind not in LSTM_CELLS:
+        return make_layer(kind, input_size, hidden, seq_len=seq_len)
+    lstm = nn.LSTM(input_size, hidden, batch_first=True)
+    if kind == "lstm_chrono":
+        if seq_len is None or isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 3:
+            raise ValueError(f"lstm_chrono needs seq_len >= 3 (its forget biases are log U(1, seq_len - 1)), "
+                             f"got {seq_len!r}")
+        with torch.no_grad():    # PyTorch's gate order in the biases: input, forget, cell, output
+            b_f = torch.log(torch.empty(hidden).uniform_(1.0, seq_len - 1.0))
+            lstm.bias_ih_l0[hidden:2 * hidden].copy_(b_f)
+            lstm.bias_ih_l0[:hidden].copy_(-b_f)
+            lstm.bias_hh_l0[:2 * hidden].zero_()
+    return lstm
 
 
 def _scaled_norm(g):
@@ -487,21 +488,19 @@ def lstm_gradient_norms(lstm, x):
     return torch.stack([_scaled_norm(g[:, t]) for t in range(g.shape[1])])
 
 
-def rnn_gradient_vs_length(*, seed=0, lengths=(10, 30, 100, 300, 1000), cells=RNN_CELLS, hidden=64, batch_size=16,
-                           profile_length=None, device=None):
+def rnn_gradient_vs_length(*, seed, lengths, cells, hidden, batch_size, profile_length, device=None):
     """‖∂L/∂x_1‖ / ‖∂L/∂x_T‖ at initialisation against the sequence length T, per cell
-    (``make_rnn_cell``: tanh, ReLU, IRNN, IndRNN and the two LSTMs).
+    (``make_rnn_layer``: tanh, ReLU, IRNN, IndRNN and the two LSTMs), ``hidden`` units.
 
-    Inputs are adding-problem sequences (``make_adding_problem(batch_size, T, seed)``), the
+    Inputs are adding-problem sequences x: (batch_size, T, 2) (``make_adding_problem``), the
     loss reads the last hidden state only (L = h_T.sum(), ``hidden_gradient_norms`` with
     ``wrt="input"``), in float64 (on the CPU when ``device`` is MPS, which has no float64).
     The same seed gives the same weights at every T. A ratio of
     exactly 0.0 means the gradient underflowed (below ~1e-308, denormals flushed to zero).
-    ``profile``: the whole ‖∂L/∂x_t‖ / ‖∂L/∂x_T‖ over t for T = ``profile_length`` (default:
-    the largest length).
+    Returns per cell the list of ratios (one per length) and ``profile``: per cell the whole
+    ‖∂L/∂x_t‖ / ‖∂L/∂x_T‖ over t = 1..T for T = ``profile_length`` (when it is one of ``lengths``).
     """
     dev = _float64_device(device)
-    profile_length = max(lengths) if profile_length is None else profile_length
     out = {"config": {"lengths": list(lengths), "hidden": hidden, "batch_size": batch_size,
                       "profile_length": profile_length}, "cells": list(cells)}
     for kind in cells:
@@ -509,8 +508,8 @@ def rnn_gradient_vs_length(*, seed=0, lengths=(10, 30, 100, 300, 1000), cells=RN
         for T in lengths:
             x = make_adding_problem(batch_size, T, seed=seed)[0].double().to(dev)
             set_seed(seed)
-            cell = make_rnn_cell(kind, hidden, seq_len=T).double().to(dev)
-            norms = lstm_gradient_norms(cell, x) if kind in LSTM_CELLS else hidden_gradient_norms(cell, x, wrt="input")
+            layer = make_rnn_layer(kind, hidden, seq_len=T).double().to(dev)
+            norms = lstm_gradient_norms(layer, x) if kind in LSTM_CELLS else hidden_gradient_norms(layer, x, wrt="input")
             ratios.append((norms[0] / norms[-1]).item())
             if T == profile_length:
                 out.setdefault("profile", {})[kind] = (norms / norms[-1]).tolist()
@@ -518,16 +517,18 @@ def rnn_gradient_vs_length(*, seed=0, lengths=(10, 30, 100, 300, 1000), cells=RN
     return out
 
 
-def adding_problem(*, seed=0, T=100, cells=("tanh", "indrnn"), hidden=64, num_layers=2, steps=600, lr=2e-3,
-                   batch_size=50, eval_every=50, n_test=1000, device=None):
+def adding_problem(*, seed, T, cells, hidden, num_layers, steps, lr, batch_size, eval_every, n_test, device=None):
     """Train ``AddingModel``s briefly on the adding problem and track the test MSE.
 
     Each cell type gets the same architecture (``num_layers`` layers of ``hidden`` units, a
     linear read-out of h_T), Adam with ``lr``, ``steps`` fresh mini-batches of ``batch_size``
-    sequences of length ``T`` (the same for every cell) and, for IndRNN, |u| <= 2^(1/T) after
-    every step. Test set: ``n_test`` sequences from another seed. Returns per cell the test MSE
-    at ``eval_steps`` (0 = before training), ``final`` and ``best``, and the CPU/wall seconds; plus
-    ``baseline`` = 1/6 and ``test_baseline`` = the MSE of always answering 1 on this test set.
+    sequences x: (batch_size, T, 2) with targets y: (batch_size,) (the same for every cell) and,
+    for IndRNN, |u| <= 2^(1/T) after every step. Test set: ``n_test`` sequences from another seed,
+    evaluated every ``eval_every`` steps. The layers backpropagate with the hand-written backward
+    through time (``fast_bptt=True``: the same gradients as autograd's to rounding, in half the CPU
+    time). Returns per cell the test MSE at ``eval_steps`` (0 = before training), ``final`` and
+    ``best``, and the CPU/wall seconds; plus ``baseline`` = 1/6 and ``test_baseline`` = the MSE of
+    always answering 1 on this test set.
     """
     dev = _device(device)
     X_test, y_test = make_adding_problem(n_test, T, seed=10_000 + seed)
@@ -538,12 +539,15 @@ def adding_problem(*, seed=0, T=100, cells=("tanh", "indrnn"), hidden=64, num_la
            "baseline": ADDING_BASELINE_MSE, "test_baseline": ((y_test - 1.0) ** 2).mean().item()}
 
     def test_mse(model):
+        model.eval()
         with torch.no_grad():
-            return F.mse_loss(model(X_test), y_test).item()
+            mse = F.mse_loss(model(X_test), y_test).item()
+        model.train()
+        return mse
 
     for kind in cells:
         set_seed(seed)
-        model = AddingModel(kind, hidden, num_layers=num_layers, seq_len=T).to(dev)
+        model = AddingModel(kind, hidden, num_layers=num_layers, seq_len=T, fast_bptt=True).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         eval_steps, mse = [0], [test_mse(model)]
         wall, cpu = time.perf_counter(), time.process_time()
@@ -561,3 +565,58 @@ def adding_problem(*, seed=0, T=100, cells=("tanh", "indrnn"), hidden=64, num_la
         out[kind] = {"eval_steps": eval_steps, "test_mse": mse, "final": mse[-1], "best": min(mse),
                      "seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu}
     return out
+
+
+# --------------------------------------------------------------------------- the book's settings
+
+#: The chapter's settings of every experiment (``run(name, seed=...)`` passes them).
+SETTINGS = {
+    "derivative_bounds": {"names": ("sigmoid", "tanh", "relu"), "low": -10.0, "high": 10.0, "points": 200_001,
+                          "depth": 10},
+    "layer_gradients": {"depth": 10, "hidden": 100, "batch_size": 256, "configs": LAYER_CONFIGS},
+    "relu_zero_gradients": {"depth": 10, "hidden": 100, "batch_size": 256, "init": "kaiming"},
+    "relu_init_training": {"depth": 10, "hidden": 100, "inits": (("default", 1.0), ("kaiming", 1.0), ("kaiming", 2.0)),
+                           "lr": 0.1, "steps": 300, "batch_size": 60},
+    "cnn_gradients": {"depth": 20, "channels": 16, "batch_size": 64,
+                      "inits": (("default", 1.0), ("he", 1.0), ("he", 2.0))},
+    "conv_example": {"height": 4, "width": 4, "kernel": 2, "stride": 1, "padding": 1},
+    "conv_checks": {"cases": ((2, 3, 7, 7, 4, (3, 3), 1, 0), (2, 3, 8, 8, 5, (3, 3), 2, 1),
+                              (1, 2, 9, 7, 3, (5, 3), (2, 1), 2), (3, 4, 6, 6, 2, (1, 1), 1, 0))},
+    "conv_timing": {"sizes": {"small": {"x_shape": (4, 3, 16, 16), "filters": 8, "number": 50, "include_naive": True},
+                              "large": {"x_shape": (16, 16, 32, 32), "filters": 32, "number": 5,
+                                        "include_naive": False}},
+                    "kernel": 3, "stride": 1, "padding": 1, "repeats": 3},
+    "spectral_radius_demo": {"hidden": 64, "radii": (0.9, 1.0, 1.1), "steps": 200},
+    "rnn_gradient_vs_length": {"lengths": (10, 30, 100, 300, 1000), "cells": RNN_CELLS, "hidden": 64,
+                               "batch_size": 16, "profile_length": 1000},
+    "adding_problem": {"T": 50, "cells": ("tanh", "indrnn"), "hidden": 64, "num_layers": 2, "steps": 1000,
+                       "lr": 2e-3, "batch_size": 50, "eval_every": 100, "n_test": 1000},
+}
+
+#: Each experiment at a scale that runs in about a second (the unit tests: ``run(name, tiny=True)``).
+TINY = {
+    "derivative_bounds": {"points": 2001},
+    "layer_gradients": {"depth": 4, "hidden": 16, "batch_size": 32},
+    "relu_zero_gradients": {"depth": 4, "hidden": 16, "batch_size": 32},
+    "relu_init_training": {"depth": 4, "hidden": 16, "steps": 10, "batch_size": 20},
+    "cnn_gradients": {"depth": 4, "channels": 4, "batch_size": 8},
+    "conv_example": {},
+    "conv_checks": {"cases": ((1, 2, 5, 5, 2, (3, 3), 1, 0), (1, 1, 6, 5, 2, (3, 2), (2, 1), 1))},
+    "conv_timing": {"sizes": {"small": {"x_shape": (1, 2, 6, 6), "filters": 2, "number": 2, "include_naive": True},
+                              "large": {"x_shape": (1, 2, 6, 6), "filters": 2, "number": 2,
+                                        "include_naive": False}},
+                    "repeats": 1},
+    "spectral_radius_demo": {"hidden": 8, "steps": 20},
+    "rnn_gradient_vs_length": {"lengths": (10, 40), "hidden": 8, "batch_size": 4, "profile_length": 40},
+    "adding_problem": {"T": 10, "hidden": 8, "steps": 6, "batch_size": 8, "eval_every": 3, "n_test": 200},
+}
+
+#: The prefix of every glue name of an experiment's result (``helpers.notebook.glue_result``).
+GLUE_PREFIX = {
+    "derivative_bounds": "ch4_db", "layer_gradients": "ch4_lg", "relu_zero_gradients": "ch4_rz",
+    "relu_init_training": "ch4_rt", "cnn_gradients": "ch4_cnn", "conv_example": "ch4_ex", "conv_checks": "ch4_checks",
+    "conv_timing": "ch4_time", "spectral_radius_demo": "ch4_sr", "rnn_gradient_vs_length": "ch4_rg",
+    "adding_problem": "ch4_add",
+}
+
+run = book_runner(__name__)
