@@ -127,17 +127,14 @@ def _ch2_sigmoid(seed):
 
 
 def _ch3_sweep(seed):
-    return lx.lr_sweep(seed=seed, device="cpu")
+    return lx.run("lr_sweep", seed=seed, device="cpu")
 
 
-def _ch3_noisy(seed):
-    # the notebook trains seeds 0, 1, 2 together (lx.compare_schedules_seeds, same arguments); a seed's
-    # numbers are bit for bit those of this single-seed call (tests/test_experiments_ch3.py checks it)
-    return lx.compare_schedules(setting="noisy", seed=seed, device="cpu")
-
-
-def _ch3_benign(seed):
-    return lx.compare_schedules(setting="benign", seed=seed, device="cpu")
+def _ch3_schedules(seed):
+    # the notebook trains seeds 0, 1, 2 together (seed_offsets 0, 1, 2); a seed's numbers are bit for bit
+    # those of this one-seed run (tests/test_experiments_ch3.py checks it): {regime: the seed's result}
+    by_regime = lx.run("compare_schedules", seed=seed, subset={"seed_offsets": (0,)}, device="cpu")
+    return {regime: results[seed] for regime, results in by_regime.items()}
 
 
 def _ch4_layers(seed):
@@ -192,8 +189,7 @@ EXPERIMENTS: dict[str, Callable[[int], dict]] = {
     "ch2_bn_position": _ch2_position,
     "ch2_sigmoid_outputs": _ch2_sigmoid,
     "ch3_lr_sweep": _ch3_sweep,
-    "ch3_noisy": _ch3_noisy,
-    "ch3_benign": _ch3_benign,
+    "ch3_schedules": _ch3_schedules,
     "ch4_layer_gradients": _ch4_layers,
     "ch4_relu_zero": _ch4_relu_zero,
     "ch4_relu_init": _ch4_relu_init,
@@ -369,7 +365,7 @@ def _m_sweep(seed):
 
 
 def _m_noisy(seed):
-    r = experiment("ch3_noisy", seed)
+    r = experiment("ch3_schedules", seed)["noisy"]
     return {f"{n}_loss": r[n]["final_train_loss"] for n in r["names"]} | {
         f"{n}_acc": r[n]["final_test_acc"] for n in ("cosine", "constant", "cyclical", "linear")}
 
@@ -378,18 +374,23 @@ BENIGN_UNDER = ("exponential", "inverse_time")
 
 
 def _m_benign(seed):
-    r = experiment("ch3_benign", seed)
+    r = experiment("ch3_schedules", seed)["benign"]
     return {f"{n}_loss": r[n]["final_train_loss"] for n in r["names"]}
 
 
 def _m_warmup(seed):
     out = {}
     for setting in ("noisy", "benign"):
-        r = experiment(f"ch3_{setting}", seed)
+        r = experiment("ch3_schedules", seed)[setting]
         for n in ("cosine", "warmup_cosine"):
             out[f"{setting}_{n}_loss"] = r[n]["final_train_loss"]
         out[f"{setting}_ratio"] = r["warmup_cosine"]["final_train_loss"] / r["cosine"]["final_train_loss"]
     return out
+
+
+# chapter 3's glue keys, as the chapter glues them: _ch3_cmp("noisy", "cosine", "loss") = "ch3_noisy_cosine_loss"
+_ch3_sw = functools.partial(glue_key, lx.GLUE_PREFIX["lr_sweep"])
+_ch3_cmp = functools.partial(glue_key, lx.GLUE_PREFIX["compare_schedules"])
 
 
 # chapter 4 ----------------------------------------------------------------
@@ -636,15 +637,14 @@ CLAIMS: list[Claim] = [
           _m_sweep, lambda f: f["lr_min"] < f["best_lr"] < f["lr_max"] and f["smallest_lr_loss"] > 2 * f["best_loss"]
           and f["largest_lr_at_chance_or_nan"] == 1.0,
           "lr_min < best lr < lr_max; loss at lr_min > 2 x best loss; the largest rate at chance or NaN",
-          {"best_lr": "ch3_sw_best_lr", "smallest_lr_loss": "ch3_sw_small_loss", "best_loss": "ch3_sw_best_loss"}),
+          {"best_lr": _ch3_sw("best_lr"), "smallest_lr_loss": _ch3_sw("small_loss"), "best_loss": _ch3_sw("best_loss")}),
     Claim("ch3_decay_helps_when_noisy", 3,
           "Batch 32, peak lr 0.1 (gradient noise dominates): cosine < step < constant in final training loss, "
           "and cosine has the higher test accuracy than constant.",
           _m_noisy, lambda f: f["cosine_loss"] < f["step_loss"] < f["constant_loss"] and f["cosine_acc"] > f["constant_acc"],
           "train loss cosine < step < constant; test acc cosine > constant",
-          {"constant_loss": "ch3_noisy_constant_loss", "step_loss": "ch3_noisy_step_loss",
-           "cosine_loss": "ch3_noisy_cosine_loss", "cosine_acc": "ch3_noisy_cosine_acc",
-           "constant_acc": "ch3_noisy_constant_acc"},
+          {f"{n}_{k}": _ch3_cmp("noisy", n, k) for n, k in (("constant", "loss"), ("step", "loss"), ("cosine", "loss"),
+                                                              ("cosine", "acc"), ("constant", "acc"))},
           ("cosine_loss", "step_loss", "constant_loss", "cosine_acc", "constant_acc")),
     Claim("ch3_inverse_time_depends_on_k", 3,
           "Batch 32: the seed's inverse-time formula with k set to end at lr/100 (k = 8.25 per epoch) ends above even "
@@ -654,19 +654,19 @@ CLAIMS: list[Claim] = [
           and f["inverse_time_10_loss"] < min(f["step_loss"], f["constant_loss"])
           and f["inverse_time_10_loss"] > f["cosine_loss"],
           "train loss: inverse_time (k for lr/100) > constant; step, constant > inverse_time_10 (k for lr/10) > cosine",
-          {"inverse_time_loss": "ch3_noisy_inverse_time_loss", "inverse_time_10_loss": "ch3_noisy_inverse_time_10_loss"},
+          {f"{n}_loss": _ch3_cmp("noisy", n, "loss") for n in ("inverse_time", "inverse_time_10")},
           ("inverse_time_loss", "inverse_time_10_loss", "constant_loss", "step_loss", "cosine_loss")),
     Claim("ch3_linear_lowest_when_noisy", 3,
           "Batch 32: linear decay to zero (the seed's «خطی») ends with the lowest training loss of the nine schedules.",
           _m_noisy, lambda f: f["linear_loss"] == min(v for k, v in f.items() if k.endswith("_loss")),
           "train loss: linear = min over the nine schedules",
-          {"linear_loss": "ch3_noisy_linear_loss"}, ("linear_loss", "cosine_loss", "warmup_cosine_loss")),
+          {"linear_loss": _ch3_cmp("noisy", "linear", "loss")}, ("linear_loss", "cosine_loss", "warmup_cosine_loss")),
     Claim("ch3_cyclical_between_when_noisy", 3,
           "Batch 32: the triangular cyclical rate ends below step decay and the constant rate but above cosine "
           "(training loss): no advantage over cosine.",
           _m_noisy, lambda f: f["cosine_loss"] < f["cyclical_loss"] < min(f["step_loss"], f["constant_loss"]),
           "train loss: cosine < cyclical < min(step, constant)",
-          {"cyclical_loss": "ch3_noisy_cyclical_loss"}, ("cosine_loss", "cyclical_loss", "step_loss", "cosine_acc",
+          {"cyclical_loss": _ch3_cmp("noisy", "cyclical", "loss")}, ("cosine_loss", "cyclical_loss", "step_loss", "cosine_acc",
                                                           "cyclical_acc")),
     Claim("ch3_benign_constant_best", 3,
           "Batch 256 (little noise): of the nine schedules the constant rate has the lowest training loss; "
@@ -675,7 +675,7 @@ CLAIMS: list[Claim] = [
           and min(f[f"{n}_loss"] for n in BENIGN_UNDER) > max(v for k, v in f.items()
                                                               if k not in tuple(f"{n}_loss" for n in BENIGN_UNDER)),
           "constant = min of the nine; min(exponential, inverse_time) > max of the other seven",
-          {f"{n}_loss": f"ch3_benign_{n}_loss" for n in lx.SCHEDULE_NAMES},
+          {f"{n}_loss": _ch3_cmp("benign", n, "loss") for n in lx.SCHEDULE_NAMES},
           ("constant_loss", "cyclical_loss", "linear_loss", "cosine_loss", "step_loss", "exponential_loss",
            "inverse_time_loss")),
     Claim("ch3_warmup_small_effect", 3,
@@ -683,8 +683,8 @@ CLAIMS: list[Claim] = [
           "at this scale.",
           _m_warmup, lambda f: abs(f["noisy_ratio"] - 1) < 0.15 and abs(f["benign_ratio"] - 1) < 0.15,
           "|warmup_cosine / cosine - 1| < 0.15 (train loss), batch 32 and batch 256",
-          {"noisy_warmup_cosine_loss": "ch3_noisy_warmup_cosine_loss", "benign_warmup_cosine_loss":
-           "ch3_benign_warmup_cosine_loss"}, ("noisy_ratio", "benign_ratio")),
+          {f"{r}_warmup_cosine_loss": _ch3_cmp(r, "warmup_cosine", "loss") for r in ("noisy", "benign")},
+          ("noisy_ratio", "benign_ratio")),
     # ---- chapter 4: vanishing gradients
     Claim("ch4_layer_gradient_ratio", 4,
           "First/last hidden-layer gradient ratio at init (10 layers): vanishes for sigmoid and for ReLU with PyTorch's "
