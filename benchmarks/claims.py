@@ -48,7 +48,7 @@ import torch
 from helpers.experiments import ch2_bn_sigmoid_relu as abx
 from helpers.experiments import ch1_batchnorm as bnx
 from helpers.experiments import ch3_lr_decay as lx
-from helpers.experiments import ch5_resnet as rx
+from helpers.experiments import ch5_resnet as ch5
 from helpers.experiments import ch4_vanishing_gradients as ch4
 from helpers import verdicts
 from helpers.seeding import book_numerics
@@ -169,9 +169,8 @@ def _ch4_adding(seed):
 
 
 def _ch5_degradation(seed):
-    # the notebook's call, analyses included (gradient ratios, block responses, lesion test)
-    return rx.degradation(seed=seed, depths=(6, 30), width=64, steps=600, batch_size=128, lr=0.05,
-                          schedule="cosine", eval_every=50, device="cpu")
+    # the book's runs, analyses included (gradient ratios, block responses, lesion test)
+    return ch5.run("degradation", seed=seed, device="cpu")
 
 
 EXPERIMENTS: dict[str, Callable[[int], dict]] = {
@@ -445,31 +444,23 @@ def _m_adding(seed):
 
 
 # chapter 5 ----------------------------------------------------------------
+# the figures are the chapter's own (ch5.degradation_figures), glued under ch5.GLUE_PREFIX["degradation"]
+def _ch5_book_keys(*names):
+    return {n: glue_key(ch5.GLUE_PREFIX["degradation"], n) for n in names}
+
+
 def _m_deg(seed):
-    runs = experiment("ch5_degradation", seed)["runs"]
-    short = {"plain": "plain", "residual": "res", "residual_zero_init": "res0"}
-    return {f"{short[v]}{d}_train_err": runs[v][d]["final_train_err"] for v in runs for d in runs[v]}
-
-
-def _upper_median(xs):
-    """The chapter's median of an even-length list: the upper of the two middle values."""
-    return sorted(xs)[len(xs) // 2]
+    figures = ch5.degradation_figures(experiment("ch5_degradation", seed))
+    return {k: v for k, v in figures.items() if k.endswith("_train_err")}
 
 
 def _m_deg_analysis(seed):
-    runs = experiment("ch5_degradation", seed)["runs"]
-    p6, p30, r30, z30 = runs["plain"][6], runs["plain"][30], runs["residual"][30], runs["residual_zero_init"][30]
-    return {"plain6_train_err": p6["final_train_err"], "res6_train_err": runs["residual"][6]["final_train_err"],
-            "plain30_train_err": p30["final_train_err"], "res30_train_err": r30["final_train_err"],
-            "plain6_grad_ratio": p6["grad_ratio_init"], "plain30_grad_ratio": p30["grad_ratio_init"],
-            "res30_resp_first": r30["responses"][0], "res30_resp_rest_max": max(r30["responses"][1:]),
-            "res30_resp_min": min(r30["responses"]), "res030_resp_min": min(z30["responses"]),
-            "res30_resp_mean": sum(r30["responses"]) / len(r30["responses"]),
-            "res6_resp_mean": sum(runs["residual"][6]["responses"]) / len(runs["residual"][6]["responses"]),
-            "plain30_lesion_min": min(p30["lesion_train_err"]),
-            "res30_lesion_median": _upper_median(r30["lesion_train_err"]),
-            "res30_lesion_first": r30["lesion_train_err"][0], "res30_lesion_rest_max": max(r30["lesion_train_err"][1:]),
-            "res030_lesion_max": max(z30["lesion_train_err"])}
+    figures = ch5.degradation_figures(experiment("ch5_degradation", seed))
+    return {k: figures.get(k) for k in (
+        "plain6_train_err", "res6_train_err", "plain30_train_err", "res30_train_err", "plain6_grad_ratio",
+        "plain30_grad_ratio", "res30_resp_first", "res30_resp_rest_max", "res30_resp_min", "res030_resp_min",
+        "res30_resp_mean", "res6_resp_mean", "plain30_lesion_min", "res30_lesion_median", "res30_lesion_first",
+        "res30_lesion_rest_max", "res030_lesion_max")}
 
 
 def _between(value, lo_hi):
@@ -766,8 +757,7 @@ CLAIMS: list[Claim] = [
           "Plain-30 ends with a higher TRAINING error than plain-6; its residual twin (same parameters) ends lower than plain-30.",
           _m_deg, lambda f: f["plain30_train_err"] > f["plain6_train_err"] and f["res30_train_err"] < f["plain30_train_err"],
           "train error: plain-30 > plain-6; residual-30 < plain-30",
-          {"plain6_train_err": "ch5_plain6_train", "plain30_train_err": "ch5_plain30_train",
-           "res30_train_err": "ch5_res30_train"},
+          _ch5_book_keys("plain6_train_err", "plain30_train_err", "res30_train_err"),
           ("plain6_train_err", "plain30_train_err", "res30_train_err")),
     Claim("ch5_residual_depth_with_care", 5,
           "With gamma = 1 residual-30 is still worse than residual-6 (degradation reduced, not removed); with the last BN "
@@ -775,8 +765,7 @@ CLAIMS: list[Claim] = [
           _m_deg, lambda f: f["res30_train_err"] > f["res6_train_err"] and f["res030_train_err"] < f["res06_train_err"]
           and f["res6_train_err"] < min(f["res30_train_err"], f["res030_train_err"], f["res06_train_err"]),
           "res-30 > res-6; res0-30 < res0-6; res-6 < all other residual nets (train error)",
-          {"res6_train_err": "ch5_res6_train", "res030_train_err": "ch5_res030_train",
-           "res06_train_err": "ch5_res06_train"},
+          _ch5_book_keys("res6_train_err", "res030_train_err", "res06_train_err"),
           ("res6_train_err", "res30_train_err", "res06_train_err", "res030_train_err")),
     Claim("ch5_shallow_gap_small", 5,
           "At 6 layers the residual net is only a little better than the plain one (like plain-18 vs ResNet-18 in the "
@@ -784,19 +773,19 @@ CLAIMS: list[Claim] = [
           _m_deg_analysis, lambda f: 0 < f["plain6_train_err"] - f["res6_train_err"]
           < (f["plain30_train_err"] - f["res30_train_err"]) / 4,
           "0 < plain-6 - res-6 < (plain-30 - res-30) / 4 (train error)",
-          {"plain6_train_err": "ch5_plain6_train", "res6_train_err": "ch5_res6_train"},
+          _ch5_book_keys("plain6_train_err", "res6_train_err"),
           ("plain6_train_err", "res6_train_err", "plain30_train_err", "res30_train_err")),
     Claim("ch5_no_vanishing", 5,
           "At the first step the plain-30 net's first-layer gradient is larger than its last layer's (no vanishing).",
           _m_deg_analysis, lambda f: f["plain30_grad_ratio"] is not None and f["plain30_grad_ratio"] > 1,
           "plain-30 |grad first| / |grad last| at step 1 > 1",
-          {"plain30_grad_ratio": "ch5_grad_ratio_plain30", "plain6_grad_ratio": "ch5_grad_ratio_plain6"},
+          _ch5_book_keys("plain30_grad_ratio", "plain6_grad_ratio"),
           ("plain30_grad_ratio", "plain6_grad_ratio")),
     Claim("ch5_grad_explodes", 5,
           "The plain-30 first/last gradient ratio at init is above 10: an exploding pattern (Yang et al. 2019).",
           _m_deg_analysis, lambda f: f["plain30_grad_ratio"] is not None and f["plain30_grad_ratio"] > 10,
           "plain-30 |grad first| / |grad last| at step 1 > 10",
-          {"plain30_grad_ratio": "ch5_grad_ratio_plain30"}, ("plain30_grad_ratio",)),
+          _ch5_book_keys("plain30_grad_ratio"), ("plain30_grad_ratio",)),
     Claim("ch5_block_responses", 5,
           "No residual block of the trained ResNet-30 is (near) zero; the first block's branch is larger than its "
           "input (||F||/||x|| > 1), every later block's is smaller (< 1); on average the blocks of ResNet-30 "
@@ -805,9 +794,8 @@ CLAIMS: list[Claim] = [
           and f["res30_resp_first"] > 1 > f["res30_resp_rest_max"] and f["res30_resp_mean"] < f["res6_resp_mean"],
           "min ||F||/||x|| > 0.05 (gamma 1 and 0); gamma 1: block 1 > 1 > every later block; "
           "mean over blocks: res-30 < res-6",
-          {"res30_resp_first": "ch5_resp_res30_first", "res30_resp_min": "ch5_resp_res30_min",
-           "res030_resp_min": "ch5_resp_res030_min", "res30_resp_mean": "ch5_resp_res30_mean",
-           "res6_resp_mean": "ch5_resp_res6_mean"},
+          _ch5_book_keys("res30_resp_first", "res30_resp_min", "res030_resp_min", "res30_resp_mean",
+                         "res6_resp_mean"),
           ("res30_resp_first", "res30_resp_rest_max", "res30_resp_min", "res030_resp_min", "res30_resp_mean",
            "res6_resp_mean")),
     Claim("ch5_lesion", 5,
@@ -819,8 +807,7 @@ CLAIMS: list[Claim] = [
           and f["res30_lesion_first"] > max(0.5, f["res30_lesion_rest_max"]),
           "train error after removing one block: plain min > 0.5; res median < plain min; res0 max < plain min; "
           "res block 1 > max(0.5, every other res block)",
-          {"plain30_lesion_min": "ch5_lesion_plain30_min", "res30_lesion_median": "ch5_lesion_res30_median",
-           "res30_lesion_first": "ch5_lesion_res30_first", "res030_lesion_max": "ch5_lesion_res030_max"},
+          _ch5_book_keys("plain30_lesion_min", "res30_lesion_median", "res30_lesion_first", "res030_lesion_max"),
           ("plain30_lesion_min", "res30_lesion_median", "res30_lesion_first", "res30_lesion_rest_max",
            "res030_lesion_max")),
 ]

@@ -1,4 +1,4 @@
-"""Residual networks: blocks, ImageNet and CIFAR layouts, parameter and FLOP counts.
+"""Residual networks: blocks, ImageNet and CIFAR layouts, parameter and MAC (multiply-accumulate) counts.
 
 Taught in chapter 5, «معماری ResNet» (``chapters/05_resnet.ipynb``), and
 practised in lab 6 (``labs/source/lab6_resnet.ipynb``).
@@ -7,7 +7,10 @@ Blocks (all take and return ``x: (N, C, H, W)``; the output is
 ``(N, C_out, ceil(H / stride), ceil(W / stride))``):
 
 - :class:`BasicBlock`: two 3×3 convolutions (ResNet-18/34 and the CIFAR nets);
-- :class:`Bottleneck`: 1×1 reduce, 3×3, 1×1 expand (ResNet-50/101/152).
+- :class:`Bottleneck`: 1×1 reduce, 3×3, 1×1 expand (ResNet-50/101/152);
+- :class:`MLPBlock`: the basic block with each 3×3 convolution replaced by a
+  linear layer, ``x: (N, width) -> (N, width)`` (chapter 5's degradation
+  experiment, ``helpers.experiments.ch5_resnet.ResidualMLP``).
 
 A block computes ``relu(F(x) + shortcut(x))`` with ``F`` the residual branch
 (He et al. 2015, "Deep Residual Learning for Image Recognition"). With
@@ -34,16 +37,18 @@ Networks:
 Counting:
 
 - :func:`count_parameters`;
-- :func:`count_flops`: multiply-adds of convolutions and linear layers;
-- :func:`compare_blocks`: parameters and multiply-adds of one basic vs one
-  bottleneck block (the 256→64→64→256 example of chapter 5).
+- :func:`count_macs`: multiply-accumulates (MACs) of convolutions and linear
+  layers, :func:`macs_by_layer` per layer;
+- :func:`compare_blocks`: parameters and MACs of one basic vs one bottleneck
+  block (the 256→64→64→256 example of chapter 5).
 
-FLOPs vs FLOPS: "FLOPs" (lower-case s) is a *count* of operations needed for
-one forward pass, a property of the model and the input size; "FLOPS" (or
-FLOP/s) is a *rate*, operations per second, a property of the hardware. The
-paper's "3.6 billion FLOPs" for ResNet-34 is a count, and it counts
-multiply-adds (one multiply and one add = one operation); tools that count a
-multiply and an add separately report twice as much.
+One name for one quantity: this module counts MACs (one multiply and one add,
+one weight use) and calls them MACs. The paper's "3.6 billion FLOPs" for
+ResNet-34 is this count: it calls a multiply-add one floating-point operation.
+"FLOPs" (lower-case s) is a *count* of operations for one forward pass, a
+property of the model and the input size; "FLOPS" (or FLOP/s) is a *rate*,
+operations per second, a property of the hardware; tools that count a
+multiply and an add as two operations report twice as many FLOPs as MACs.
 """
 from __future__ import annotations
 
@@ -56,14 +61,15 @@ import torch.nn.functional as F
 __all__ = [
     "BasicBlock",
     "Bottleneck",
+    "MLPBlock",
     "SHORTCUTS",
     "IMAGENET_LAYOUTS",
     "resnet_imagenet",
     "resnet_cifar",
     "ResNet",
     "count_parameters",
-    "count_flops",
-    "flops_by_layer",
+    "count_macs",
+    "macs_by_layer",
     "compare_blocks",
 ]
 
@@ -92,13 +98,12 @@ def _check_survival(name: str, p) -> float:
     return float(p)
 
 
-def _check_input(x, in_ch: int, where: str) -> None:
+def _check_input(x, in_ch: int, where: str, shape: str = "(N, C, H, W)") -> None:
+    dims = shape.count(",") + 1
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{where} expected a tensor x of shape (N, C, H, W), got {type(x).__name__}")
-    if x.dim() != 4:
-        raise ValueError(
-            f"{where} expected x of shape (N, C, H, W) (4 dimensions), got shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"{where} expected a tensor x of shape {shape}, got {type(x).__name__}")
+    if x.dim() != dims:
+        raise ValueError(f"{where} expected x of shape {shape} ({dims} dimensions), got shape {tuple(x.shape)}")
     if x.shape[1] != in_ch:
         raise ValueError(f"{where} expected {in_ch} input channels, got x of shape {tuple(x.shape)}")
 
@@ -170,10 +175,15 @@ class _ResidualBlock(nn.Module):
 
     With ``survival_prob == 1.0`` no random number is drawn and the block is
     an ordinary residual block.
+
+    A subclass builds its layers, defines :meth:`branch` and ``last_bn``, then
+    calls ``_setup`` and ``_init_weights``; ``input_shape`` names the input
+    layout it checks (4-D images for the convolutional blocks).
     """
 
     in_ch: int
     out_ch: int
+    input_shape = "(N, C, H, W)"
 
     def _setup(self, in_ch, out_ch, stride, shortcut, residual, zero_init_last_bn, survival_prob):
         if not isinstance(residual, bool):
@@ -188,12 +198,15 @@ class _ResidualBlock(nn.Module):
         self.zero_init_last_bn = bool(zero_init_last_bn)
 
     def _init_weights(self) -> None:
-        """He (Kaiming) normal init for convolutions (fan_out, as in the paper), BN γ = 1, β = 0;
+        """He (Kaiming) normal init for convolutions (fan_out, as in the paper) and linear layers
+        (fan_in; an MLP block's layers are square, so fan_in = fan_out), BN γ = 1, β = 0;
         the last BN's γ = 0 when ``zero_init_last_bn`` (Goyal et al. 2017)."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
+            elif isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
         if self.zero_init_last_bn:
@@ -203,7 +216,7 @@ class _ResidualBlock(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.in_ch, type(self).__name__)
+        _check_input(x, self.in_ch, type(self).__name__, self.input_shape)
         if not self.residual:
             return F.relu(self.branch(x))
         identity = self.shortcut(x)
@@ -270,7 +283,7 @@ class Bottleneck(_ResidualBlock):
     - ``"1x1"`` (default): in the first 1×1 convolution, as in the original
       paper (He et al. 2015) and its Table 1 FLOP counts (3.8×10⁹ for ResNet-50);
     - ``"3x3"``: in the 3×3 convolution, torchvision's later "ResNet v1.5";
-      the 3×3 then runs at the higher resolution, ≈4.1×10⁹ multiply-adds for
+      the 3×3 then runs at the higher resolution, ≈4.1×10⁹ MACs for
       ResNet-50, with slightly better accuracy. Parameter counts are the same.
 
     Other args as in :class:`BasicBlock`. The block's output channels are
@@ -311,6 +324,42 @@ class Bottleneck(_ResidualBlock):
         out = F.relu(self.bn1(self.conv1(x)))
         out = F.relu(self.bn2(self.conv2(out)))
         return self.bn3(self.conv3(out))
+
+
+class MLPBlock(_ResidualBlock):
+    """:class:`BasicBlock` for vectors: each 3×3 convolution becomes a linear layer.
+
+    Chapter 5 (the degradation experiment, ``helpers.experiments.ch5_resnet``).
+    ``relu(bn2(fc2(relu(bn1(fc1(x))))) + x)``, or ``relu(F(x))`` when plain. The
+    shortcut is the identity (no parameters), so a plain block and a residual block
+    have exactly the same parameters. The linear layers have no biases (BN's β does
+    their job). Everything else (plain/residual, ``zero_init_last_bn``, stochastic
+    depth, the initialisation) is the basic block's, through the shared base class.
+
+    Shapes: x: (N, width) -> (N, width).
+    Layers: ``fc1, bn1, fc2, bn2, shortcut`` (``shortcut`` is ``None`` when plain).
+    """
+
+    input_shape = "(N, width)"
+
+    def __init__(self, width: int, residual: bool = True, zero_init_last_bn: bool = False,
+                 survival_prob: float = 1.0):
+        super().__init__()
+        self.in_ch = self.out_ch = _check_positive_int("width", width)
+        self.fc1 = nn.Linear(width, width, bias=False)
+        self.bn1 = nn.BatchNorm1d(width)
+        self.fc2 = nn.Linear(width, width, bias=False)
+        self.bn2 = nn.BatchNorm1d(width)
+        self._setup(width, width, 1, "identity", residual, zero_init_last_bn, survival_prob)
+        self._init_weights()
+
+    @property
+    def last_bn(self) -> nn.BatchNorm1d:
+        return self.bn2
+
+    def branch(self, x: torch.Tensor) -> torch.Tensor:
+        """The residual function F(x): (N, width) -> (N, width)."""
+        return self.bn2(self.fc2(F.relu(self.bn1(self.fc1(x)))))
 
 
 # --------------------------------------------------------------------------- networks
@@ -496,15 +545,15 @@ def _layer_macs(module: nn.Module, inputs, output: torch.Tensor) -> int:
     return 0
 
 
-def flops_by_layer(model: nn.Module, input_shape) -> dict[str, int]:
-    """Multiply-adds of each convolution and linear layer for one forward pass.
+def macs_by_layer(model: nn.Module, input_shape) -> dict[str, int]:
+    """Multiply-accumulates (MACs) of each convolution and linear layer for one forward pass.
 
-    Chapter 5, lab 6. Same conventions as :func:`count_flops`; keys are module
+    Chapter 5, lab 6. Same conventions as :func:`count_macs`; keys are module
     names (``"stages.0.1.conv2"``), in execution order; a layer called twice is
     summed.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"count_flops expected an nn.Module, got {type(model).__name__}")
+        raise ValueError(f"count_macs expected an nn.Module, got {type(model).__name__}")
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list, torch.Size)) else None
     if shape is None or len(shape) not in (3, 4) or not all(
             isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape):
@@ -534,16 +583,15 @@ def flops_by_layer(model: nn.Module, input_shape) -> dict[str, int]:
     return counts
 
 
-def count_flops(model: nn.Module, input_shape) -> int:
-    """FLOPs of one forward pass, counted as multiply-adds (MACs) of conv and linear layers.
+def count_macs(model: nn.Module, input_shape) -> int:
+    """Multiply-accumulates (MACs) of one forward pass through the conv and linear layers.
 
-    Chapter 5 (ResNet-34's 3.6×10⁹ FLOPs) and lab 6.
+    Chapter 5 (ResNet-34's 3.6×10⁹, which the paper calls FLOPs) and lab 6.
 
-    FLOPs (a *count* of operations, here multiply-adds, one per weight use) are
-    not FLOPS (a *rate*, operations per second, of a processor): a model that
-    needs 3.6×10⁹ multiply-adds per image runs at 100 images/s on hardware that
-    sustains 3.6×10¹¹ multiply-adds per second. We count as the paper's Table 1
-    does: a convolution costs ``out.numel() · (C_in / groups) · k_h · k_w``, a
+    A MAC is one multiply and one add, one use of a weight. This is a *count* of
+    operations, not a *rate* (operations per second, of a processor): a model that
+    needs 3.6×10⁹ MACs per image runs at 100 images/s on hardware that sustains
+    3.6×10¹¹ MACs per second. We count as the paper's Table 1 does: a convolution costs ``out.numel() · (C_in / groups) · k_h · k_w``, a
     linear layer ``out.numel() · in_features``; biases, batch norm, ReLU,
     pooling and the shortcut additions are ignored (each costs O(activations),
     well under 1 % of a ResNet's total). Counting a multiply and an add as two
@@ -561,11 +609,15 @@ def count_flops(model: nn.Module, input_shape) -> int:
     ≈3.86×10⁹ for ResNet-50 (paper, stride in the 1×1) and ≈4.09×10⁹ for
     ResNet-50 v1.5 (``stride_in="3x3"``).
     """
-    return sum(flops_by_layer(model, input_shape).values())
+    return sum(macs_by_layer(model, input_shape).values())
+
+
+# The name lab 6's graded tests import (``from helpers.resnet import count_flops``); not part of the API.
+count_flops = count_macs
 
 
 def compare_blocks(in_ch: int = 256, mid_ch: int = 64, size: int = 56) -> dict[str, dict[str, int]]:
-    """Parameters and multiply-adds of one basic block vs one bottleneck block on the same input.
+    """Parameters and MACs of one basic block vs one bottleneck block on the same input.
 
     Chapter 5 (the seed's 256→64→64→256 example, Fig. 5 of He et al. 2015).
     Input (1, in_ch, size, size), stride 1, identity shortcuts; returns
@@ -587,6 +639,6 @@ def compare_blocks(in_ch: int = 256, mid_ch: int = 64, size: int = 56) -> dict[s
             "bottleneck": (Bottleneck(in_ch, mid_ch, expansion=in_ch // mid_ch), in_ch),
             "basic_narrow": (BasicBlock(mid_ch, mid_ch), mid_ch),
         }
-    return {k: {"params": count_parameters(b), "macs": count_flops(b, (c, size, size))}
+    return {k: {"params": count_parameters(b), "macs": count_macs(b, (c, size, size))}
             for k, (b, c) in blocks.items()}
 

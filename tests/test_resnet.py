@@ -1,9 +1,9 @@
-"""Tests of helpers.resnet (chapter 5, lab 6): layouts, parameter and FLOP counts, block algebra.
+"""Tests of helpers.resnet (chapter 5, lab 6): layouts, parameter and MAC counts, block algebra.
 
 Reference parameter counts are torchvision's (torchvision.models.resnet18/34/50/101/152
 with 1000 classes, option B shortcuts), hard-coded so torchvision is not needed:
 they are also the counts of He et al. 2015's models.
-FLOP references are Table 1 of He et al. 2015 (multiply-adds at 224×224):
+MAC (multiply-accumulate) references are Table 1 of He et al. 2015 (its "FLOPs", at 224×224):
 ResNet-34 3.6×10⁹, ResNet-50 3.8×10⁹; torchvision's ResNet-50 "v1.5" (stride in the 3×3)
 is commonly quoted at 4.1×10⁹ (4.09 GMACs).
 Models only needed for their shapes are built on the meta device (nothing is computed).
@@ -17,9 +17,10 @@ from helpers.resnet import (
     BasicBlock,
     Bottleneck,
     compare_blocks,
-    count_flops,
+    MLPBlock,
+    count_macs,
     count_parameters,
-    flops_by_layer,
+    macs_by_layer,
     resnet_cifar,
     resnet_imagenet,
 )
@@ -37,7 +38,7 @@ TORCHVISION_PARAMS = {
 def _randomise_bn(module: nn.Module, gen: torch.Generator) -> None:
     """Non-trivial γ, β and running statistics in every BN layer."""
     for m in module.modules():
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             c = m.num_features
             with torch.no_grad():
                 m.weight.copy_(torch.rand(c, generator=gen, dtype=m.weight.dtype) + 0.5)
@@ -105,37 +106,37 @@ def test_cifar_layout_has_6n_plus_2_weighted_layers():
         assert len(weighted) == depth
 
 
-# --------------------------------------------------------------------------- FLOPs
-def test_resnet34_flops_table1():
+# --------------------------------------------------------------------------- MACs
+def test_resnet34_macs_table1():
     model = resnet_imagenet(34)  # a real forward pass, batch 1, once
-    flops = count_flops(model, (3, 224, 224))
-    assert abs(flops / 3.6e9 - 1) < 0.03, flops
+    macs = count_macs(model, (3, 224, 224))
+    assert abs(macs / 3.6e9 - 1) < 0.03, macs
     assert model.training  # the mode is restored
 
 
-def test_resnet50_flops_paper_vs_v15():
+def test_resnet50_macs_paper_vs_v15():
     with torch.device("meta"):
         paper = resnet_imagenet(50)
         v15 = resnet_imagenet(50, stride_in="3x3")
-    f_paper = count_flops(paper, (3, 224, 224))
-    f_v15 = count_flops(v15, (3, 224, 224))
-    assert abs(f_paper / 3.8e9 - 1) < 0.03, f_paper
-    assert abs(f_v15 / 4.1e9 - 1) < 0.03, f_v15
+    m_paper = count_macs(paper, (3, 224, 224))
+    m_v15 = count_macs(v15, (3, 224, 224))
+    assert abs(m_paper / 3.8e9 - 1) < 0.03, m_paper
+    assert abs(m_v15 / 4.1e9 - 1) < 0.03, m_v15
     # Moving the stride from the 1×1 to the 3×3 runs the first 1×1 of stages 2-4 at the
     # input resolution: the difference, written out, is in_ch · mid_ch · (H_in² − H_out²) per stage.
     extra = sum(cin * mid * (h * h - (h // 2) ** 2) for cin, mid, h in [(256, 128, 56), (512, 256, 28), (1024, 512, 14)])
-    assert f_v15 - f_paper == extra
+    assert m_v15 - m_paper == extra
 
 
-def test_deeper_imagenet_flops_table1():
+def test_deeper_imagenet_macs_table1():
     # Table 1: ResNet-18 1.8e9, ResNet-101 7.6e9, ResNet-152 11.3e9
     for depth, ref in [(18, 1.8e9), (101, 7.6e9), (152, 11.3e9)]:
         with torch.device("meta"):
             model = resnet_imagenet(depth)
-        assert abs(count_flops(model, (3, 224, 224)) / ref - 1) < 0.03
+        assert abs(count_macs(model, (3, 224, 224)) / ref - 1) < 0.03
 
 
-def test_count_flops_small_model_by_formula():
+def test_count_macs_small_model_by_formula():
     model = nn.Sequential(
         nn.Conv2d(3, 8, (3, 5), stride=2, padding=1),       # out (8, 8, 10) from 17×23
         nn.Conv2d(8, 8, 3, padding=1, groups=4),            # grouped: 2 input channels per output
@@ -148,17 +149,17 @@ def test_count_flops_small_model_by_formula():
     assert (h, w) == (9, 11)
     expected = 8 * h * w * 3 * 3 * 5 + 8 * h * w * 2 * 3 * 3 + 7 * 8 * h * w
     model[-1] = nn.Linear(8 * h * w, 7)
-    assert count_flops(model, (3, 17, 23)) == expected
-    assert count_flops(model, (4, 3, 17, 23)) == 4 * expected  # a batch of 4 costs 4×
-    layers = flops_by_layer(model, (3, 17, 23))
+    assert count_macs(model, (3, 17, 23)) == expected
+    assert count_macs(model, (4, 3, 17, 23)) == 4 * expected  # a batch of 4 costs 4×
+    layers = macs_by_layer(model, (3, 17, 23))
     assert list(layers) == ["0", "1", "5"]
 
 
-def test_count_flops_meta_equals_real():
+def test_count_macs_meta_equals_real():
     real = resnet_cifar(20)
     with torch.device("meta"):
         meta = resnet_cifar(20)
-    assert count_flops(real, (3, 32, 40)) == count_flops(meta, (3, 32, 40))
+    assert count_macs(real, (3, 32, 40)) == count_macs(meta, (3, 32, 40))
 
 
 def test_compare_blocks_256_64_64_256():
@@ -278,6 +279,33 @@ def test_zero_init_last_bn_gives_identity(rng, block_fn):
     assert (other(x) - x).abs().max() > 0.1
 
 
+@pytest.mark.parametrize("training", [False, True])
+def test_mlp_block_is_the_basic_block_with_linear_layers(rng, training):
+    """MLPBlock: relu(bn2(fc2(relu(bn1(fc1(x))))) + x) on (N, width); its plain twin has the same parameters."""
+    block = MLPBlock(6).double()
+    plain = MLPBlock(6, residual=False).double()
+    _randomise_bn(block, rng)
+    plain.load_state_dict(block.state_dict())  # the identity shortcut has no parameters: same state
+    assert count_parameters(block) == count_parameters(plain) == 2 * 6 * 6 + 4 * 6
+    assert isinstance(block.shortcut, nn.Identity) and plain.shortcut is None
+    block.train(training)
+    plain.train(training)
+    x = torch.randn(5, 6, generator=rng, dtype=torch.float64)
+    f = block.bn2(block.fc2(F.relu(block.bn1(block.fc1(x)))))
+    torch.testing.assert_close(block(x), F.relu(f + x), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(plain(x), F.relu(f), rtol=1e-12, atol=1e-12)
+    # He init of the square linear layers: std sqrt(2 / width)
+    wide = MLPBlock(512)
+    assert abs(wide.fc1.weight.std().item() / (2 / 512) ** 0.5 - 1) < 0.02
+    zero = MLPBlock(6, zero_init_last_bn=True)
+    x = torch.rand(4, 6, generator=rng)  # >= 0, as after a ReLU
+    torch.testing.assert_close(zero(x), x, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"\(N, width\)"):
+        block(torch.randn(2, 6, 1, dtype=torch.float64))
+    with pytest.raises(ValueError, match="expected 6 input channels"):
+        block(torch.randn(2, 5, dtype=torch.float64))
+
+
 # --------------------------------------------------------------------------- stochastic depth
 def test_stochastic_depth_eval_is_deterministic_and_scaled(rng):
     block = BasicBlock(6, 6, survival_prob=0.3).double().eval()
@@ -367,8 +395,8 @@ def test_bad_forward_inputs_raise():
     with pytest.raises(ValueError, match="expected 3 input channels"):
         resnet_cifar(8)(torch.randn(1, 1, 32, 32))
     with pytest.raises(ValueError, match=r"input_shape must be \(C, H, W\) or \(N, C, H, W\)"):
-        count_flops(resnet_cifar(8), (32, 32))
+        count_macs(resnet_cifar(8), (32, 32))
     with pytest.raises(ValueError, match="input_shape"):
-        count_flops(resnet_cifar(8), (3, 0, 32))
+        count_macs(resnet_cifar(8), (3, 0, 32))
     with pytest.raises(ValueError, match="nn.Module"):
         count_parameters("resnet")

@@ -1,118 +1,86 @@
-"""Chapter 5 («معماری ResNet»): the experiments behind its claims.
+"""Chapter 5 («معماری ResNet»): the experiments behind its claims, and their settings.
 
-The degradation problem of He et al. 2015 (a deeper *plain* network has a higher
-TRAINING error than a shallower one, and its residual twin does not) shown at CPU
-scale: multilayer perceptrons built from two-layer blocks, the 1-D analogue of
-``helpers.resnet.BasicBlock``, trained on MNIST-1D (``helpers.data.make_mnist1d``)
-with the one training loop (``helpers.train.fit``). ``helpers.resnet`` holds the
-convolutional blocks and networks; this module adds only what the chapter needs
-and ``helpers.resnet`` does not have: the residual MLP (:class:`ResidualMLP`), the
-experiments and the counts, each returning a plain dict so that the chapter can glue
-its numbers and the claims benchmark can rerun it on several seeds.
+The degradation problem of He et al. 2015 (a deeper *plain* network has a higher TRAINING
+error than a shallower one, and its residual twin does not) shown at CPU scale: multilayer
+perceptrons built from ``helpers.resnet.MLPBlock`` (the basic block with linear layers in
+place of the 3×3 convolutions), trained on MNIST-1D (``helpers.data.make_mnist1d``) with the
+one training loop (``helpers.train.fit``). ``helpers.resnet`` holds the blocks and networks;
+this module adds the chapter's network (:class:`ResidualMLP`), its analyses and experiments:
 
 - :func:`degradation`: plain vs residual, shallow vs deep, with and without the zero
-  initialisation of each block's last BN γ (Goyal et al. 2017); optional analyses
-  of the trained nets: gradient norms at initialisation, the size of each residual
-  branch's output (He et al. 2015, Fig. 7) and the lesion test (remove one block at
-  test time, Veit et al. 2016).
-- :func:`stochastic_depth_and_width`: one tiny run each of a CIFAR-style ResNet, the
-  same with stochastic depth (Huang et al. 2016) and a shallower, wider one
-  (Zagoruyko & Komodakis 2016), on the 8×8 digits as 1-channel images.
-- :func:`resnet_counts`, :func:`kernel_costs`, :func:`forward_rate`: parameters and
-  FLOPs (multiply-adds) from shapes alone (meta device), and one timed forward pass
-  that turns a FLOP *count* into a FLOP/s *rate*.
+  initialisation of each block's last BN γ (Goyal et al. 2017), and analyses of the trained
+  nets; :func:`degradation_figures` names the numbers the chapter and the claims read;
+- :func:`stochastic_depth_and_width`: one small run each of a CIFAR-style ResNet, the same
+  with stochastic depth (Huang et al. 2016) and a shallower, wider one (Zagoruyko &
+  Komodakis 2016), on the 8×8 digits as 1-channel images;
+- :func:`resnet_counts`, :func:`kernel_costs`: parameters and MACs (multiply-accumulates,
+  what the paper calls FLOPs) from shapes alone (meta device); :func:`forward_rate`: one
+  timed forward pass that turns a MAC *count* into a MAC/s *rate*.
 
-Results are deterministic for a given ``seed`` on the CPU, except the wall times
-(``seconds``, ``ms_per_step``, :func:`forward_rate`), which vary from run to run.
+``SETTINGS`` holds the book's settings of each experiment and ``run(name, ...)`` runs it with
+them (``helpers.experiments.settings``); ``TINY`` is the unit tests' scale. Results are plain
+dicts, deterministic for a given ``seed`` on the CPU except the wall times (keys with
+``time``), which vary from run to run.
 """
 import math
 import time
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from helpers.data import Split, load_digits, make_mnist1d
-from helpers.resnet import (IMAGENET_LAYOUTS, compare_blocks, count_flops, count_parameters, flops_by_layer,
+from helpers.data import Split, make_mnist1d
+from helpers.experiments.common import NUM_CLASSES, digits_or
+from helpers.experiments.settings import book_runner
+from helpers.resnet import (IMAGENET_LAYOUTS, MLPBlock, compare_blocks, count_macs, count_parameters, macs_by_layer,
                             resnet_cifar, resnet_imagenet)
 from helpers.seeding import set_seed
 from helpers.train import accuracy, fit
 
-NUM_CLASSES = 10
 VARIANTS = ("plain", "residual", "residual_zero_init")
+NET = {"plain": "plain", "residual": "res", "residual_zero_init": "res0"}  # run names: plain30, res30, res030
 
-__all__ = [
-    "MLPBlock",
-    "ResidualMLP",
-    "VARIANTS",
-    "blocks_for_depth",
-    "degradation",
-    "block_responses",
-    "lesion",
-    "digits_as_images",
-    "stochastic_depth_and_width",
-    "resnet_counts",
-    "kernel_costs",
-    "forward_rate",
-]
+SETTINGS = {
+    "degradation": dict(depths=(6, 30), variants=VARIANTS, width=64, steps=600, batch_size=128, lr=0.05,
+                        momentum=0.9, weight_decay=1e-4, schedule="cosine", eval_every=50, analyse=True),
+    "stochastic_depth_and_width": dict(depth=20, survival_last=0.5, wide_depth=8, wide_width=2, steps=100,
+                                       batch_size=64, lr=0.05, momentum=0.9, weight_decay=1e-4,
+                                       schedule="cosine"),
+    "resnet_counts": dict(depths=tuple(IMAGENET_LAYOUTS), image_size=224, cifar_depth=20,
+                          cifar_widths=(1, 2, 4, 8)),
+    "kernel_costs": dict(channels=64, size=56),
+    "forward_rate": dict(depth=34, batch_size=1, image_size=224, repeats=3),
+}
+TINY = {
+    "degradation": dict(depths=(4, 6), width=8, steps=4, batch_size=32, eval_every=2),
+    "stochastic_depth_and_width": dict(depth=8, steps=2, batch_size=16),
+    "resnet_counts": dict(depths=(18, 34), cifar_widths=(1, 2)),
+    "kernel_costs": dict(channels=8, size=10),
+    "forward_rate": dict(depth=18, image_size=32, repeats=1),
+}
+GLUE_PREFIX = {"degradation": "ch5_deg", "stochastic_depth_and_width": "ch5_sd", "resnet_counts": "ch5_count",
+               "kernel_costs": "ch5_k", "forward_rate": "ch5_time_fwd"}
+run = book_runner(__name__)
 
-
-# --------------------------------------------------------------------------- the residual MLP
-class MLPBlock(nn.Module):
-    """Two fully connected layers with batch norm, with or without an identity shortcut.
-
-    ``branch(x) = bn2(fc2(relu(bn1(fc1(x)))))`` is the residual function F(x); the block
-    returns ``relu(F(x) + x)`` when ``residual`` and ``relu(F(x))`` when plain. It is
-    ``helpers.resnet.BasicBlock`` with each 3×3 convolution replaced by a linear layer.
-    The shortcut is the identity, with no parameters, so a plain block and a residual
-    block have exactly the same parameters. x: (N, width) -> (N, width).
-
-    Init: He (Kaiming) normal for fc1 and fc2 (no biases: BN's β does their job),
-    BN γ = 1, β = 0; with ``zero_init_last_bn`` bn2's γ = 0, so a fresh residual block
-    is ``relu(x)`` (Goyal et al. 2017).
-    """
-
-    def __init__(self, width: int, residual: bool = True, zero_init_last_bn: bool = False):
-        super().__init__()
-        if zero_init_last_bn and not residual:
-            raise ValueError("zero_init_last_bn needs residual=True: a plain block would output zeros")
-        self.residual = bool(residual)
-        self.fc1 = nn.Linear(width, width, bias=False)
-        self.bn1 = nn.BatchNorm1d(width)
-        self.fc2 = nn.Linear(width, width, bias=False)
-        self.bn2 = nn.BatchNorm1d(width)
-        for fc in (self.fc1, self.fc2):
-            nn.init.kaiming_normal_(fc.weight, nonlinearity="relu")
-        if zero_init_last_bn:
-            nn.init.zeros_(self.bn2.weight)
-
-    def branch(self, x: torch.Tensor) -> torch.Tensor:
-        """The residual function F(x): (N, width) -> (N, width)."""
-        return self.bn2(self.fc2(F.relu(self.bn1(self.fc1(x)))))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.branch(x)
-        return F.relu(out + x) if self.residual else F.relu(out)
+__all__ = ["VARIANTS", "SETTINGS", "TINY", "GLUE_PREFIX", "run", "ResidualMLP", "blocks_for_depth", "degradation",
+           "degradation_figures", "block_responses", "lesion", "digits_as_images", "stochastic_depth_and_width",
+           "resnet_counts", "kernel_costs", "forward_rate"]
 
 
+# --------------------------------------------------------------------------- the network
 class ResidualMLP(nn.Module):
-    """stem -> ``num_blocks`` × :class:`MLPBlock` -> linear classifier; plain or residual.
+    """stem -> ``num_blocks`` × ``helpers.resnet.MLPBlock`` -> linear classifier; plain or residual.
 
-    stem: Linear(in_features, width, no bias) + BN + ReLU; then the blocks, built in a
-    loop; then ``fc``: Linear(width, num_classes). Layers with weights: 2·num_blocks + 2
-    (the "depth" of the chapter: 2 blocks = 6 layers, 14 blocks = 30 layers).
-    x: (N, in_features) -> logits (N, num_classes).
+    stem: Linear(in_features, width, no bias) + BN + ReLU; then the blocks; then ``fc``:
+    Linear(width, num_classes). Layers with weights: 2·num_blocks + 2 (the chapter's "depth":
+    2 blocks = 6 layers, 14 blocks = 30 layers). x: (N, in_features) -> logits (N, num_classes).
 
-    ``skipped``: indices of blocks that the forward pass leaves out (x passes on
-    unchanged). Empty by default; :func:`lesion` sets it to remove one block at test time.
+    ``skipped``: indices of blocks the forward pass leaves out (x passes on unchanged). Empty by
+    default; :func:`lesion` sets it to remove one block at test time.
     """
 
     def __init__(self, in_features: int, width: int, num_blocks: int, num_classes: int = NUM_CLASSES, *,
                  residual: bool = True, zero_init_last_bn: bool = False):
         super().__init__()
-        for name, value in (("in_features", in_features), ("width", width), ("num_classes", num_classes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 0:
             raise ValueError(f"num_blocks must be an int >= 0, got {num_blocks!r}")
         self.residual = bool(residual)
@@ -140,6 +108,13 @@ def blocks_for_depth(depth: int) -> int:
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2 or depth % 2:
         raise ValueError(f"depth must be an even int >= 2 (stem + 2 per block + classifier), got {depth!r}")
     return (depth - 2) // 2
+
+
+def _make_net(variant: str, in_features: int, width: int, depth: int, seed: int) -> ResidualMLP:
+    """The chapter's network for ``variant``; the same seed gives plain and residual twins the same weights."""
+    set_seed(seed)
+    return ResidualMLP(in_features, width, blocks_for_depth(depth), NUM_CLASSES,
+                       residual=variant != "plain", zero_init_last_bn=variant == "residual_zero_init")
 
 
 # --------------------------------------------------------------------------- analyses of a trained net
@@ -185,37 +160,34 @@ def lesion(model: ResidualMLP, X: torch.Tensor, y: torch.Tensor) -> list:
 
 
 # --------------------------------------------------------------------------- degradation
-def _make_net(variant, in_features, width, depth, seed):
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
-    set_seed(seed)  # the same seed gives plain and residual twins the same initial weights
-    return ResidualMLP(in_features, width, blocks_for_depth(depth), NUM_CLASSES,
-                       residual=variant != "plain", zero_init_last_bn=variant == "residual_zero_init")
+def degradation(*, seed=0, depths, variants, width, steps, batch_size, lr, momentum, weight_decay, schedule,
+                eval_every, analyse, data=None, device=None):
+    """Train plain and residual MLPs of each depth with one recipe; the TRAINING error is the figure of merit.
 
+    For each variant and depth a :class:`ResidualMLP` of ``width`` units, ``depth`` weight layers
+    (6 = 2 blocks, 30 = 14 blocks), is trained on ``data`` (default MNIST-1D: x (N, 40) signals,
+    y (N,) digits) by ``helpers.train.fit``: SGD with momentum and weight decay (as in the paper),
+    the ``schedule`` of the learning rate ``lr``, ``steps`` mini-batches of ``batch_size``, train
+    and test errors every ``eval_every`` steps. Every network gets the same data and mini-batches;
+    a plain net and its residual twin start from the same weights and have the same parameters.
+    ``variants``: "plain", "residual" (γ = 1 everywhere), "residual_zero_init" (γ = 0 in each
+    block's last BN).
 
-def degradation(*, seed=0, depths=(6, 30), variants=VARIANTS, width=64, steps=600, batch_size=128, lr=0.05,
-                momentum=0.9, weight_decay=1e-4, schedule="cosine", eval_every=50, analyse=True, data=None,
-                device=None):
-    """Train plain and residual MLPs of each depth with the same recipe; TRAINING error is the figure of merit.
-
-    ``depths`` are weight-layer counts (6 = 2 blocks, 30 = 14 blocks). Every network gets the
-    same data, mini-batches, optimizer (SGD with momentum and weight decay, as in the paper),
-    learning-rate schedule and number of steps; a plain net and its residual twin start from the
-    same weights and have the same parameters. ``variants``: "plain", "residual" (γ = 1
-    everywhere) and "residual_zero_init" (γ = 0 in each block's last BN).
-
-    Returns ``{"config", "depths", "variants", "n_train", "n_test", "runs": {variant: {depth: run}}}``
-    where a run holds ``layers, blocks, params, eval_steps, train_err, test_err`` (curves),
-    ``final_train_err, final_test_err, final_train_loss, diverged, seconds`` and the gradient norms
-    of the first (stem) and last (classifier) layers at the first step (``grad_first_init``,
-    ``grad_last_init``, ``grad_ratio_init``). With ``analyse=True`` also ``responses`` (residual
-    variants: :func:`block_responses` on the training set) and ``lesion_train_err``
-    (:func:`lesion` on the training set).
+    Returns ``{"config", "depths", "variants", "n_train", "n_test", "runs": {variant: {depth: run}}}``;
+    a run holds ``layers, blocks, params, eval_steps, train_err, test_err`` (curves),
+    ``final_train_err, final_test_err, final_train_loss`` (None if it diverged), ``diverged``,
+    ``time_s`` (wall seconds) and the gradient norms of the first (stem) and last (classifier)
+    layers at the first step (``grad_first_init, grad_last_init, grad_ratio_init``). With
+    ``analyse``, for a run that did not diverge: ``responses`` (residual variants,
+    :func:`block_responses` on the training set) and ``lesion_train_err`` (:func:`lesion`).
     """
     data = make_mnist1d() if data is None else data
     depths, variants = list(depths), list(variants)
     for d in depths:
         blocks_for_depth(d)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown variant(s) {unknown}; expected some of {', '.join(VARIANTS)}")
     out = {"config": {"width": width, "steps": steps, "batch_size": batch_size, "lr": lr, "momentum": momentum,
                       "weight_decay": weight_decay, "schedule": schedule, "seed": seed},
            "depths": depths, "variants": variants,
@@ -228,16 +200,16 @@ def degradation(*, seed=0, depths=(6, 30), variants=VARIANTS, width=64, steps=60
                     batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
                     eval_every=eval_every, seed=seed, device=device, progress=False, record_grad_norms=True)
             first, last = h.grad_norms["stem.0"][0], h.grad_norms["fc"][0]
+            train_err, test_err = [1.0 - a for a in h.train_acc], [1.0 - a for a in h.test_acc]
             run = {"layers": model.depth, "blocks": len(model.blocks), "params": count_parameters(model),
-                   "eval_steps": list(h.eval_steps),
-                   "train_err": [1.0 - a for a in h.train_acc], "test_err": [1.0 - a for a in h.test_acc],
-                   "final_train_err": None if h.diverged else 1.0 - h.train_acc[-1],
-                   "final_test_err": None if h.diverged else 1.0 - h.test_acc[-1],
+                   "eval_steps": list(h.eval_steps), "train_err": train_err, "test_err": test_err,
+                   "final_train_err": None if h.diverged else train_err[-1],
+                   "final_test_err": None if h.diverged else test_err[-1],
                    "final_train_loss": None if h.diverged else h.eval_train_loss[-1],
-                   "diverged": h.diverged, "seconds": h.seconds,
+                   "diverged": h.diverged, "time_s": h.seconds,
                    "grad_first_init": first, "grad_last_init": last,
                    "grad_ratio_init": first / last if last > 0 else None}
-            if analyse and not h.diverged:
+            if analyse and not h.diverged:  # model.eval() inside, the training mode restored
                 if model.residual:
                     run["responses"] = block_responses(model, data.X_train)
                 run["lesion_train_err"] = lesion(model, data.X_train, data.y_train)
@@ -245,10 +217,45 @@ def degradation(*, seed=0, depths=(6, 30), variants=VARIANTS, width=64, steps=60
     return out
 
 
+def degradation_figures(result: dict) -> dict:
+    """The numbers chapter 5 quotes from a :func:`degradation` result, flat: ``{name: number or None}``.
+
+    Each run is named ``<net><depth>`` (net: ``plain``, ``res``, ``res0`` for γ = 0; ``res030`` is
+    the residual net with γ = 0 and 30 layers); its figures are ``_train_err, _test_err`` (final),
+    ``_train_err_init`` (before training), ``_grad_ratio`` (first / last layer gradient norm at the
+    first step), ``_params, _blocks, _time_s``, and with the analyses
+    ``_resp_{first,last,min,max,mean,rest_min,rest_max}`` (:func:`block_responses`; ``rest``: all
+    blocks but the first) and ``_lesion_{first,last,min,max,median,rest_max}`` (:func:`lesion`;
+    ``median``: the upper middle value). The chapter glues them and the claims registry reads
+    them, so each is computed in one place.
+    """
+    figures = {}
+    for variant, by_depth in result["runs"].items():
+        for depth, r in by_depth.items():
+            name = f"{NET[variant]}{depth}"
+            figures.update({f"{name}_train_err": r["final_train_err"], f"{name}_test_err": r["final_test_err"],
+                            f"{name}_train_err_init": r["train_err"][0], f"{name}_grad_ratio": r["grad_ratio_init"],
+                            f"{name}_params": r["params"], f"{name}_blocks": r["blocks"], f"{name}_time_s": r["time_s"]})
+            for key, xs in (("resp", r.get("responses")), ("lesion", r.get("lesion_train_err"))):
+                if xs:
+                    figures.update({f"{name}_{key}_first": xs[0], f"{name}_{key}_last": xs[-1],
+                                    f"{name}_{key}_min": min(xs), f"{name}_{key}_max": max(xs)})
+                    if len(xs) > 1:
+                        figures[f"{name}_{key}_rest_max"] = max(xs[1:])
+            if r.get("responses"):
+                xs = r["responses"]
+                figures[f"{name}_resp_mean"] = sum(xs) / len(xs)
+                if len(xs) > 1:
+                    figures[f"{name}_resp_rest_min"] = min(xs[1:])
+            if r.get("lesion_train_err"):
+                figures[f"{name}_lesion_median"] = sorted(r["lesion_train_err"])[len(r["lesion_train_err"]) // 2]
+    return figures
+
+
 # --------------------------------------------------------------------------- stochastic depth, wide ResNets
 def digits_as_images(data: Split | None = None, *, seed=0) -> Split:
-    """The 8×8 digits (``helpers.data.load_digits``) reshaped to 1-channel images (N, 1, 8, 8)."""
-    data = load_digits(seed=seed) if data is None else data
+    """The 8×8 digits (``helpers.data.load_digits``) as 1-channel images: x (N, 64) -> (N, 1, 8, 8)."""
+    data = digits_or(data, seed)
     side = int(math.isqrt(data.X_train.shape[1]))
     if side * side != data.X_train.shape[1]:
         raise ValueError(f"expected square images flattened to side² features, got {data.X_train.shape[1]}")
@@ -256,20 +263,20 @@ def digits_as_images(data: Split | None = None, *, seed=0) -> Split:
                  data.X_test.reshape(-1, 1, side, side), data.y_test)
 
 
-def stochastic_depth_and_width(*, seed=0, depth=20, survival_last=0.5, wide_depth=8, wide_width=2, steps=200,
-                               batch_size=64, lr=0.05, momentum=0.9, weight_decay=1e-4, schedule="cosine",
-                               data=None, device=None):
+def stochastic_depth_and_width(*, seed=0, depth, survival_last, wide_depth, wide_width, steps, batch_size, lr,
+                               momentum, weight_decay, schedule, data=None, device=None):
     """One small run each: ResNet-``depth``, the same with stochastic depth, and a wider, shallower ResNet.
 
-    All three are ``helpers.resnet.resnet_cifar`` nets (1 input channel) trained with the same
-    recipe on the 8×8 digits as images (:func:`digits_as_images`). Stochastic depth uses linear
-    decay down to ``survival_last`` for the last block (Huang et al. 2016); the wide net is
-    ``resnet_cifar(wide_depth, width=wide_width)`` (Zagoruyko & Komodakis 2016).
+    All three are ``helpers.resnet.resnet_cifar`` nets (1 input channel) trained by
+    ``helpers.train.fit`` with one recipe on the 8×8 digits as images (:func:`digits_as_images`,
+    x (N, 1, 8, 8)). Stochastic depth decays linearly down to ``survival_last`` for the last
+    block (Huang et al. 2016); the wide net is ``resnet_cifar(wide_depth, width=wide_width)``
+    (Zagoruyko & Komodakis 2016).
 
     Returns ``{"config", "runs": {"resnet", "stochastic_depth", "wide"}}``; each run holds
     ``depth, width, blocks, expected_blocks`` (blocks a training step runs on average),
-    ``params, flops`` (multiply-adds per image), ``train_acc, test_acc, seconds, ms_per_step``
-    (wall time of the whole ``fit``, evaluations included, divided by ``steps``).
+    ``params, macs`` (per image), ``train_acc, test_acc`` (None if it diverged), ``diverged``,
+    ``time_s`` and ``time_ms_per_step`` (wall time of the whole ``fit``, evaluations included).
     """
     data = digits_as_images(data, seed=seed)
     shape = tuple(data.X_train.shape[1:])
@@ -285,17 +292,17 @@ def stochastic_depth_and_width(*, seed=0, depth=20, survival_last=0.5, wide_dept
         set_seed(seed)
         model = resnet_cifar(spec["depth"], NUM_CLASSES, width=spec["width"],
                              stochastic_depth=spec["stochastic_depth"], in_channels=shape[0])
-        flops = count_flops(model, shape)
+        macs = count_macs(model, shape)
         h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
                 batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
                 eval_every=steps, seed=seed, device=device, progress=False)
         out["runs"][name] = {
             "depth": spec["depth"], "width": spec["width"], "blocks": len(model.blocks),
             "expected_blocks": sum(b.survival_prob for b in model.blocks),
-            "params": count_parameters(model), "flops": flops,
+            "params": count_parameters(model), "macs": macs,
             "train_acc": None if h.diverged else h.train_acc[-1],
             "test_acc": None if h.diverged else h.test_acc[-1],
-            "diverged": h.diverged, "seconds": h.seconds, "ms_per_step": h.seconds / steps * 1e3,
+            "diverged": h.diverged, "time_s": h.seconds, "time_ms_per_step": h.seconds / steps * 1e3,
         }
     return out
 
@@ -307,15 +314,15 @@ def _stage_of(name: str) -> str:
     return name.split(".")[0]
 
 
-def resnet_counts(depths=tuple(IMAGENET_LAYOUTS), *, image_size=224, cifar_depth=20, cifar_widths=(1, 2, 4, 8)):
-    """Parameters and FLOPs (multiply-adds, one 224×224 RGB image) of the ImageNet ResNets, from shapes only.
+def resnet_counts(*, depths, image_size, cifar_depth, cifar_widths):
+    """Parameters and MACs (one ``image_size``² RGB image) of the ImageNet ResNets, from shapes only.
 
     Every model is built on the meta device, so nothing is allocated or computed. Returns
-    ``{"imagenet": {depth: {"block", "layout", "params", "flops"}}, "plain34": {...},
+    ``{"imagenet": {depth: {"block", "layout", "params", "macs"}}, "plain34": {...},
     "shortcuts34": {"A", "B", "C": {...}}`` (ResNet-34 with the paper's shortcut options: A zero-padding,
     B projections where the shape changes, C projections everywhere), ``"stages34": {"stem",
-    "stage1".."stage4", "fc": flops}, "blocks": compare_blocks(256, 64, 56),
-    "cifar_width": {k: {"params", "flops"}}}`` (ResNet-``cifar_depth`` on 32×32×3, widened k times).
+    "stage1".."stage4", "fc": macs}`` (when 34 is in ``depths``), ``"blocks": compare_blocks(256, 64, 56),
+    "cifar_width": {k: {"params", "macs"}}}`` (ResNet-``cifar_depth`` on 32×32×3, widened k times).
     """
     out = {"image_size": image_size, "imagenet": {}, "cifar_depth": cifar_depth, "cifar_width": {}}
     shape = (3, image_size, image_size)
@@ -324,32 +331,32 @@ def resnet_counts(depths=tuple(IMAGENET_LAYOUTS), *, image_size=224, cifar_depth
             kind, layout = IMAGENET_LAYOUTS[depth]
             model = resnet_imagenet(depth)
             out["imagenet"][depth] = {"block": kind, "layout": list(layout), "params": count_parameters(model),
-                                      "flops": count_flops(model, shape)}
+                                      "macs": count_macs(model, shape)}
             if depth == 34:
                 stages = {}
-                for name, macs in flops_by_layer(model, shape).items():
+                for name, macs in macs_by_layer(model, shape).items():
                     stages[_stage_of(name)] = stages.get(_stage_of(name), 0) + macs
                 out["stages34"] = stages
         plain = resnet_imagenet(34, residual=False)
-        out["plain34"] = {"params": count_parameters(plain), "flops": count_flops(plain, shape)}
+        out["plain34"] = {"params": count_parameters(plain), "macs": count_macs(plain, shape)}
         out["shortcuts34"] = {}
         for option, kind in (("A", "pad"), ("B", "auto"), ("C", "projection")):
             model = resnet_imagenet(34, shortcut=kind)
-            out["shortcuts34"][option] = {"params": count_parameters(model), "flops": count_flops(model, shape)}
+            out["shortcuts34"][option] = {"params": count_parameters(model), "macs": count_macs(model, shape)}
         for k in cifar_widths:
             model = resnet_cifar(cifar_depth, width=k)
-            out["cifar_width"][k] = {"params": count_parameters(model), "flops": count_flops(model, (3, 32, 32))}
+            out["cifar_width"][k] = {"params": count_parameters(model), "macs": count_macs(model, (3, 32, 32))}
     out["blocks"] = compare_blocks(256, 64, 56)
     return out
 
 
-def kernel_costs(*, channels=64, size=56):
-    """Parameters and multiply-adds of one large kernel vs a stack of 3×3 kernels with the same receptive field.
+def kernel_costs(*, channels, size):
+    """Parameters and MACs of one large kernel vs a stack of 3×3 kernels with the same receptive field.
 
     ``channels`` in and out, stride 1, "same" padding, no bias, one (channels, size, size) input:
     5×5 vs two 3×3 (receptive field 5), 7×7 vs three 3×3 (receptive field 7), and the widening
-    the seed's reader asked about: 3×3 → 5×5 kernels vs 3×3 with twice the channels.
-    Returns ``{name: {"params", "flops", "receptive_field"}}``.
+    a reader asked about: 3×3 → 5×5 kernels vs 3×3 with twice the channels.
+    Returns ``{name: {"params", "macs", "receptive_field"}}``.
     """
     c = channels
     with torch.device("meta"):
@@ -361,35 +368,36 @@ def kernel_costs(*, channels=64, size=56):
             "3x3": (nn.Conv2d(c, c, 3, padding=1, bias=False), 3),
             "3x3_2c": (nn.Conv2d(c, 2 * c, 3, padding=1, bias=False), 3),
         }
-    return {name: {"params": count_parameters(m), "flops": count_flops(m, (c, size, size)), "receptive_field": rf}
+    return {name: {"params": count_parameters(m), "macs": count_macs(m, (c, size, size)), "receptive_field": rf}
             for name, (m, rf) in stacks.items()}
 
 
 @torch.no_grad()
-def forward_rate(*, depth=34, batch_size=1, image_size=224, repeats=3, device="cpu", seed=0):
-    """Time one forward pass of ResNet-``depth`` and turn its FLOP count into a rate (FLOP/s).
+def forward_rate(*, depth, batch_size, image_size, repeats, device="cpu", seed=0):
+    """Time one forward pass of ResNet-``depth`` and turn its MAC count into a rate (MAC/s).
 
-    The model has real (random) weights on ``device``, in eval mode; one untimed warm-up pass,
-    then the fastest of ``repeats`` timed passes. Returns ``{"device", "flops"`` (multiply-adds
-    for the batch), ``"seconds", "rate"`` (multiply-adds per second), ``"images_per_second"}``.
+    The model has real (random) weights on ``device``, in eval mode; the input is x
+    (batch_size, 3, image_size, image_size); one untimed warm-up pass, then the fastest of
+    ``repeats`` timed passes. Returns ``{"device", "depth", "batch_size", "macs"`` (for the
+    batch), ``"seconds", "rate"`` (MACs per second), ``"images_per_second"}``.
     A wall-clock measurement: it varies with the machine and its load.
     """
     device = torch.device(device)
     set_seed(seed)
     model = resnet_imagenet(depth).to(device).eval()
     x = torch.randn(batch_size, 3, image_size, image_size, device=device)
-    flops = count_flops(model, tuple(x.shape))
+    macs = count_macs(model, tuple(x.shape))
 
-    def run():
+    def forward():
         model(x)
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    run()
+    forward()
     best = math.inf
     for _ in range(repeats):
         t0 = time.perf_counter()
-        run()
+        forward()
         best = min(best, time.perf_counter() - t0)
-    return {"device": device.type, "depth": depth, "batch_size": batch_size, "flops": flops, "seconds": best,
-            "rate": flops / best, "images_per_second": batch_size / best}
+    return {"device": device.type, "depth": depth, "batch_size": batch_size, "macs": macs, "seconds": best,
+            "rate": macs / best, "images_per_second": batch_size / best}
