@@ -591,7 +591,8 @@ def count_macs(model: nn.Module, input_shape) -> int:
     A MAC is one multiply and one add, one use of a weight. This is a *count* of
     operations, not a *rate* (operations per second, of a processor): a model that
     needs 3.6×10⁹ MACs per image runs at 100 images/s on hardware that sustains
-    3.6×10¹¹ MACs per second. We count as the paper's Table 1 does: a convolution costs ``out.numel() · (C_in / groups) · k_h · k_w``, a
+    3.6×10¹¹ MACs per second. We count as the paper's Table 1 does: a
+    convolution costs ``out.numel() · (C_in / groups) · k_h · k_w``, a
     linear layer ``out.numel() · in_features``; biases, batch norm, ReLU,
     pooling and the shortcut additions are ignored (each costs O(activations),
     well under 1 % of a ResNet's total). Counting a multiply and an add as two

@@ -110,7 +110,8 @@ def test_degradation_figures_name_every_number_the_chapter_quotes(tiny_degradati
     r = tiny_degradation
     f = ch5.degradation_figures(r)
     res6, plain6 = r["runs"]["residual"][6], r["runs"]["plain"][6]
-    assert f["plain6_train_err"] == plain6["final_train_err"] and f["res06_test_err"] == r["runs"]["residual_zero_init"][6]["final_test_err"]
+    assert f["plain6_train_err"] == plain6["final_train_err"]
+    assert f["res06_test_err"] == r["runs"]["residual_zero_init"][6]["final_test_err"]
     assert f["plain6_train_err_init"] == plain6["train_err"][0] and f["plain6_grad_ratio"] == plain6["grad_ratio_init"]
     assert f["res6_resp_mean"] == sum(res6["responses"]) / len(res6["responses"])
     assert f["res6_resp_rest_max"] == max(res6["responses"][1:]) and f["res6_resp_first"] == res6["responses"][0]

@@ -61,9 +61,9 @@ GLUE_PREFIX = {"degradation": "ch5_deg", "stochastic_depth_and_width": "ch5_sd",
                "kernel_costs": "ch5_k", "forward_rate": "ch5_time_fwd"}
 run = book_runner(__name__)
 
-__all__ = ["VARIANTS", "SETTINGS", "TINY", "GLUE_PREFIX", "run", "ResidualMLP", "blocks_for_depth", "degradation",
-           "degradation_figures", "block_responses", "lesion", "digits_as_images", "stochastic_depth_and_width",
-           "resnet_counts", "kernel_costs", "forward_rate"]
+__all__ = ["VARIANTS", "NET", "SETTINGS", "TINY", "GLUE_PREFIX", "run", "ResidualMLP", "blocks_for_depth", "make_net",
+           "degradation", "degradation_figures", "block_responses", "lesion", "digits_as_images",
+           "stochastic_depth_and_width", "resnet_counts", "kernel_costs", "forward_rate"]
 
 
 # --------------------------------------------------------------------------- the network
@@ -110,8 +110,10 @@ def blocks_for_depth(depth: int) -> int:
     return (depth - 2) // 2
 
 
-def _make_net(variant: str, in_features: int, width: int, depth: int, seed: int) -> ResidualMLP:
-    """The chapter's network for ``variant``; the same seed gives plain and residual twins the same weights."""
+def make_net(variant: str, in_features: int, width: int, depth: int, seed: int) -> ResidualMLP:
+    """The chapter's network: a :class:`ResidualMLP` with ``depth`` weight layers, plain ("plain"),
+    residual ("residual") or residual with γ = 0 in each block's last BN ("residual_zero_init").
+    Seeded here, so the same seed gives plain and residual twins the same initial weights."""
     set_seed(seed)
     return ResidualMLP(in_features, width, blocks_for_depth(depth), NUM_CLASSES,
                        residual=variant != "plain", zero_init_last_bn=variant == "residual_zero_init")
@@ -195,7 +197,7 @@ def degradation(*, seed=0, depths, variants, width, steps, batch_size, lr, momen
     for variant in variants:
         out["runs"][variant] = {}
         for depth in depths:
-            model = _make_net(variant, data.X_train.shape[1], width, depth, seed)
+            model = make_net(variant, data.X_train.shape[1], width, depth, seed)
             h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
                     batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
                     eval_every=eval_every, seed=seed, device=device, progress=False, record_grad_norms=True)
@@ -217,17 +219,25 @@ def degradation(*, seed=0, depths, variants, width, steps, batch_size, lr, momen
     return out
 
 
+def _summary(xs: list) -> dict:
+    """first, last, min, max, mean, median (the upper middle value) of ``xs``; rest_min, rest_max over ``xs[1:]``."""
+    out = {"first": xs[0], "last": xs[-1], "min": min(xs), "max": max(xs), "mean": sum(xs) / len(xs),
+           "median": sorted(xs)[len(xs) // 2]}
+    if len(xs) > 1:
+        out.update(rest_min=min(xs[1:]), rest_max=max(xs[1:]))
+    return out
+
+
 def degradation_figures(result: dict) -> dict:
     """The numbers chapter 5 quotes from a :func:`degradation` result, flat: ``{name: number or None}``.
 
     Each run is named ``<net><depth>`` (net: ``plain``, ``res``, ``res0`` for γ = 0; ``res030`` is
     the residual net with γ = 0 and 30 layers); its figures are ``_train_err, _test_err`` (final),
     ``_train_err_init`` (before training), ``_grad_ratio`` (first / last layer gradient norm at the
-    first step), ``_params, _blocks, _time_s``, and with the analyses
-    ``_resp_{first,last,min,max,mean,rest_min,rest_max}`` (:func:`block_responses`; ``rest``: all
-    blocks but the first) and ``_lesion_{first,last,min,max,median,rest_max}`` (:func:`lesion`;
-    ``median``: the upper middle value). The chapter glues them and the claims registry reads
-    them, so each is computed in one place.
+    first step), ``_params, _blocks, _time_s``, and with the analyses ``_resp_<stat>``
+    (:func:`block_responses`) and ``_lesion_<stat>`` (:func:`lesion`), ``<stat>`` one of
+    :func:`_summary`'s (``rest``: every block but the first). The chapter glues them and the claims
+    registry reads them, so each is computed in one place.
     """
     figures = {}
     for variant, by_depth in result["runs"].items():
@@ -235,20 +245,11 @@ def degradation_figures(result: dict) -> dict:
             name = f"{NET[variant]}{depth}"
             figures.update({f"{name}_train_err": r["final_train_err"], f"{name}_test_err": r["final_test_err"],
                             f"{name}_train_err_init": r["train_err"][0], f"{name}_grad_ratio": r["grad_ratio_init"],
-                            f"{name}_params": r["params"], f"{name}_blocks": r["blocks"], f"{name}_time_s": r["time_s"]})
+                            f"{name}_params": r["params"], f"{name}_blocks": r["blocks"],
+                            f"{name}_time_s": r["time_s"]})
             for key, xs in (("resp", r.get("responses")), ("lesion", r.get("lesion_train_err"))):
                 if xs:
-                    figures.update({f"{name}_{key}_first": xs[0], f"{name}_{key}_last": xs[-1],
-                                    f"{name}_{key}_min": min(xs), f"{name}_{key}_max": max(xs)})
-                    if len(xs) > 1:
-                        figures[f"{name}_{key}_rest_max"] = max(xs[1:])
-            if r.get("responses"):
-                xs = r["responses"]
-                figures[f"{name}_resp_mean"] = sum(xs) / len(xs)
-                if len(xs) > 1:
-                    figures[f"{name}_resp_rest_min"] = min(xs[1:])
-            if r.get("lesion_train_err"):
-                figures[f"{name}_lesion_median"] = sorted(r["lesion_train_err"])[len(r["lesion_train_err"]) // 2]
+                    figures.update({f"{name}_{key}_{stat}": v for stat, v in _summary(xs).items()})
     return figures
 
 
