@@ -30,6 +30,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from helpers.checks import check_tensor
+
 __all__ = [
     "sigmoid", "sigmoid_derivative",
     "tanh", "tanh_derivative",
@@ -40,13 +42,6 @@ __all__ = [
     "Activation", "ACTIVATIONS",
     "get_activation", "activation_fn", "derivative", "activation_names",
 ]
-
-
-def _check_tensor(x) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"expected a floating-point tensor (float32 or float64), got dtype {x.dtype}")
 
 
 def _magnitude_and_sign(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -65,7 +60,7 @@ def sigmoid(x: Tensor) -> Tensor:
     Written in the two stable forms (``1/(1+e^-x)`` for x >= 0 and
     ``e^x/(1+e^x)`` for x < 0) so that ``exp`` never overflows.
     """
-    _check_tensor(x)
+    check_tensor("x", x, floating=True)
     magnitude, _ = _magnitude_and_sign(x)
     e = torch.exp(-magnitude)                   # in (0, 1]: never overflows
     return torch.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
@@ -85,7 +80,7 @@ def tanh(x: Tensor) -> Tensor:
     ``expm1`` keeps full relative precision near 0; ``exp`` of a non-positive
     number never overflows.
     """
-    _check_tensor(x)
+    check_tensor("x", x, floating=True)
     magnitude, sign = _magnitude_and_sign(x)
     return sign * (-torch.expm1(-2.0 * magnitude)) / (1.0 + torch.exp(-2.0 * magnitude))
 
@@ -100,13 +95,13 @@ def tanh_derivative(x: Tensor) -> Tensor:
 
 def relu(x: Tensor) -> Tensor:
     """ReLU(x) = max(x, 0); x: any shape."""
-    _check_tensor(x)
+    check_tensor("x", x, floating=True)
     return torch.where(x > 0, x, torch.zeros_like(x))
 
 
 def relu_derivative(x: Tensor) -> Tensor:
     """ReLU'(x) = 1 for x > 0, else 0 — including x = 0, as PyTorch's autograd. x: any shape."""
-    _check_tensor(x)
+    check_tensor("x", x, floating=True)
     return (x > 0).to(x.dtype)
 
 
@@ -114,13 +109,13 @@ def relu_derivative(x: Tensor) -> Tensor:
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """LeakyReLU(x) = x for x > 0, negative_slope · x otherwise; x: any shape."""
-    _check_tensor(x)
+    check_tensor("x", x, floating=True)
     return torch.where(x > 0, x, negative_slope * x)
 
 
 def leaky_relu_derivative(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """1 for x > 0, negative_slope for x <= 0 (so at 0 it is negative_slope, as autograd). x: any shape."""
-    _check_tensor(x)
+    check_tensor("x", x, floating=True)
     return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative_slope))
 
 
@@ -128,14 +123,14 @@ def leaky_relu_derivative(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """ELU(x) = x for x > 0, alpha (e^x - 1) otherwise; x: any shape."""
-    _check_tensor(x)
+    check_tensor("x", x, floating=True)
     negative = alpha * torch.expm1(torch.clamp(x, max=0.0))   # clamp: no overflow in the unused branch
     return torch.where(x > 0, x, negative)
 
 
 def elu_derivative(x: Tensor, alpha: float = 1.0) -> Tensor:
     """1 for x > 0, alpha · e^x for x <= 0 (so at 0 it is alpha, as autograd). x: any shape."""
-    _check_tensor(x)
+    check_tensor("x", x, floating=True)
     return torch.where(x > 0, torch.ones_like(x), alpha * torch.exp(torch.clamp(x, max=0.0)))
 
 
@@ -147,13 +142,13 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 def gelu(x: Tensor) -> Tensor:
     """GELU(x) = x · Φ(x) with the exact normal CDF Φ(x) = (1 + erf(x/√2)) / 2 (not the tanh approximation)."""
-    _check_tensor(x)
+    check_tensor("x", x, floating=True)
     return x * 0.5 * (1.0 + torch.erf(x * _INV_SQRT2))
 
 
 def gelu_derivative(x: Tensor) -> Tensor:
     """GELU'(x) = Φ(x) + x · φ(x), φ the standard normal density. x: any shape."""
-    _check_tensor(x)
+    check_tensor("x", x, floating=True)
     cdf = 0.5 * (1.0 + torch.erf(x * _INV_SQRT2))
     pdf = _INV_SQRT_2PI * torch.exp(-0.5 * x * x)
     return cdf + x * pdf
@@ -175,19 +170,18 @@ class Activation:
     derivative: Callable[..., Tensor]
     module: Callable[..., nn.Module]
     defaults: dict = field(default_factory=dict)
-    persian: str = ""
 
 
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
-        Activation("sigmoid", sigmoid, sigmoid_derivative, nn.Sigmoid, {}, "سیگموید"),
-        Activation("tanh", tanh, tanh_derivative, nn.Tanh, {}, "tanh"),
-        Activation("relu", relu, relu_derivative, nn.ReLU, {}, "ReLU"),
+        Activation("sigmoid", sigmoid, sigmoid_derivative, nn.Sigmoid, {}),
+        Activation("tanh", tanh, tanh_derivative, nn.Tanh, {}),
+        Activation("relu", relu, relu_derivative, nn.ReLU, {}),
         Activation("leaky_relu", leaky_relu, leaky_relu_derivative, nn.LeakyReLU,
-                   {"negative_slope": 0.01}, "ReLU نشت‌دار"),
-        Activation("elu", elu, elu_derivative, nn.ELU, {"alpha": 1.0}, "ELU"),
-        Activation("gelu", gelu, gelu_derivative, nn.GELU, {}, "GELU"),
+                   {"negative_slope": 0.01}),
+        Activation("elu", elu, elu_derivative, nn.ELU, {"alpha": 1.0}),
+        Activation("gelu", gelu, gelu_derivative, nn.GELU, {}),
     ]
 }
 
@@ -207,7 +201,7 @@ def _lookup(name: str, kwargs: dict) -> Activation:
     unknown = set(kwargs) - set(act.defaults)
     if unknown:
         allowed = sorted(act.defaults) or "none"
-        raise ValueError(f"activation {key!r} takes parameters {allowed}, got {sorted(unknown)}")
+        raise ValueError(f"activation {key!r} takes parameters {allowed}; got {sorted(unknown)}")
     return act
 
 

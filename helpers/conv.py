@@ -20,11 +20,12 @@ PyTorch; this module does not call ``F.unfold``/``F.fold`` itself.
 """
 from __future__ import annotations
 
-import operator
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+
+from helpers.checks import check_bool, check_int, check_tensor
 
 __all__ = [
     "conv_output_size",
@@ -36,35 +37,17 @@ __all__ = [
     "ConvCache",
 ]
 
-
-# ---------------------------------------------------------------------------
-# argument checks
-# ---------------------------------------------------------------------------
-def _as_int(value, name: str) -> int:
-    """``value`` as a Python int (ints, NumPy ints, 0-d int tensors); bools and floats are refused."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got bool {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
+X_LAYOUT, W_LAYOUT, COLS_LAYOUT = "(N, C, H, W)", "(F, C, kh, kw)", "(N, C*kh*kw, L)"
 
 
-def _pair(value, name: str) -> tuple[int, int]:
-    """An int or a pair of ints -> a (height, width) pair of ints."""
+def _pair(name: str, value, *, min: int) -> tuple[int, int]:
+    """An int or a (height, width) pair of ints, each >= min -> a (height, width) pair of ints."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair (height, width), got {value!r}")
-        return _as_int(value[0], name), _as_int(value[1], name)
-    v = _as_int(value, name)
+            raise ValueError(f"{name} must be an int or a pair (height, width); got {value!r}")
+        return check_int(name, value[0], min=min), check_int(name, value[1], min=min)
+    v = check_int(name, value, min=min)
     return v, v
-
-
-def _check_4d(t, name: str, layout: str) -> None:
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {layout}, got {type(t).__name__}")
-    if t.dim() != 4:
-        raise ValueError(f"{name} must be 4-D with shape {layout}, got {t.dim()}-D shape {tuple(t.shape)}")
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, *, exact: bool = False) -> int:
@@ -78,22 +61,13 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, 
     whole kernel window reaches are skipped. With ``exact=True`` that case raises
     a ``ValueError`` instead (CS231n's "these hyperparameters do not fit").
 
-    Raises ``TypeError`` for non-integer arguments and ``ValueError`` when no
-    positive result is possible: ``size`` or ``kernel`` < 1, ``stride`` < 1,
-    ``padding`` < 0, or a kernel larger than the padded input.
+    Raises ``TypeError`` for non-integer arguments (NumPy ints are fine) and
+    ``ValueError`` when no positive result is possible: ``size`` or ``kernel`` < 1,
+    ``stride`` < 1, ``padding`` < 0, or a kernel larger than the padded input.
     """
-    size = _as_int(size, "size")
-    kernel = _as_int(kernel, "kernel")
-    stride = _as_int(stride, "stride")
-    padding = _as_int(padding, "padding")
-    if size < 1:
-        raise ValueError(f"size must be a positive int, got {size}")
-    if kernel < 1:
-        raise ValueError(f"kernel must be a positive int, got {kernel}")
-    if stride < 1:
-        raise ValueError(f"stride must be a positive int (>= 1), got {stride}")
-    if padding < 0:
-        raise ValueError(f"padding must be a non-negative int, got {padding}")
+    size, kernel = check_int("size", size, min=1), check_int("kernel", kernel, min=1)
+    stride, padding = check_int("stride", stride, min=1), check_int("padding", padding, min=0)
+    check_bool("exact", exact)
     span = size + 2 * padding - kernel
     if span < 0:
         raise ValueError(
@@ -110,9 +84,9 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, 
 
 def _geometry(input_hw, kernel_size, stride, padding):
     """Checked (kh, kw), (sh, sw), (ph, pw), (oh, ow) for an input of spatial size input_hw."""
-    kh, kw = _pair(kernel_size, "kernel_size")
-    sh, sw = _pair(stride, "stride")
-    ph, pw = _pair(padding, "padding")
+    kh, kw = _pair("kernel_size", kernel_size, min=1)
+    sh, sw = _pair("stride", stride, min=1)
+    ph, pw = _pair("padding", padding, min=0)
     H, W = input_hw
     oh = conv_output_size(H, kh, sh, ph)
     ow = conv_output_size(W, kw, sw, pw)
@@ -127,13 +101,15 @@ def im2col(x: torch.Tensor, kernel_size, stride=1, padding=0) -> torch.Tensor:
 
     x: (N, C, H, W); kernel_size, stride, padding: an int or a (height, width) pair.
     Returns cols: (N, C*kh*kw, L) with L = H' * W', laid out exactly like
-    ``F.unfold(x, kernel_size, padding=padding, stride=stride)``.
+    ``F.unfold(x, kernel_size, padding=padding, stride=stride)``. Mind the order:
+    ``im2col(x, kernel_size, stride, padding)`` is CS231n's and lab 4's; ``F.unfold``'s
+    positional order is ``(kernel_size, dilation, padding, stride)``, so pass keywords to it.
 
     Vectorised: ``Tensor.unfold`` makes a strided *view* of shape
     (N, C, H', W', kh, kw) (no copy, no Python loop over positions); one
     permute + reshape copies it into the column matrix. Chapter 4, lab 4.
     """
-    _check_4d(x, "x", "(N, C, H, W)")
+    check_tensor("x", x, ndim=4, layout=X_LAYOUT)
     N, C, H, W = x.shape
     (kh, kw), (sh, sw), (ph, pw), (oh, ow) = _geometry((H, W), kernel_size, stride, padding)
     xp = F.pad(x, (pw, pw, ph, ph)) if (ph or pw) else x
@@ -158,14 +134,11 @@ def col2im(cols: torch.Tensor, input_shape, kernel_size, stride=1, padding=0) ->
     ``index_add_`` with precomputed indices does the same; on our CPU it was
     as fast for large inputs and up to 5x slower for small ones.) Chapter 4, lab 4.
     """
-    if not isinstance(cols, torch.Tensor):
-        raise TypeError(f"cols must be a torch.Tensor of shape (N, C*kh*kw, L), got {type(cols).__name__}")
-    if cols.dim() != 3:
-        raise ValueError(f"cols must be 3-D with shape (N, C*kh*kw, L), got {cols.dim()}-D shape {tuple(cols.shape)}")
+    check_tensor("cols", cols, ndim=3, layout=COLS_LAYOUT)
     shape = tuple(input_shape)
     if len(shape) not in (2, 4):
-        raise ValueError(f"input_shape must be (N, C, H, W) or (H, W), got {input_shape!r}")
-    H, W = _as_int(shape[-2], "input_shape H"), _as_int(shape[-1], "input_shape W")
+        raise ValueError(f"input_shape must be (N, C, H, W) or (H, W); got {input_shape!r}")
+    H, W = check_int("input_shape H", shape[-2], min=1), check_int("input_shape W", shape[-1], min=1)
     (kh, kw), (sh, sw), (ph, pw), (oh, ow) = _geometry((H, W), kernel_size, stride, padding)
     N, CK, L = cols.shape
     if CK % (kh * kw):
@@ -201,22 +174,18 @@ class ConvCache(NamedTuple):
 
 
 def _check_conv_args(x, w, b):
-    _check_4d(x, "x", "(N, C, H, W)")
-    _check_4d(w, "w", "(F, C, kh, kw)")
+    """x: (N, C, H, W), w: (F, C, kh, kw) of x's dtype, b: None or (F,) of w's dtype."""
+    check_tensor("x", x, ndim=4, layout=X_LAYOUT)
+    check_tensor("w", w, ndim=4, layout=W_LAYOUT)
     if x.shape[1] != w.shape[1]:
         raise ValueError(
             f"channel mismatch: x has C = {x.shape[1]} channels (x: {tuple(x.shape)}) but w expects "
             f"{w.shape[1]} (w: {tuple(w.shape)}); expected x.shape[1] == w.shape[1]"
         )
     if x.dtype != w.dtype:
-        raise TypeError(f"x and w must have the same dtype, got x: {x.dtype}, w: {w.dtype}")
-    if b is not None:
-        if not isinstance(b, torch.Tensor):
-            raise TypeError(f"b must be None or a torch.Tensor of shape (F,) = ({w.shape[0]},), got {type(b).__name__}")
-        if tuple(b.shape) != (w.shape[0],):
-            raise ValueError(f"b must have shape (F,) = ({w.shape[0]},), one bias per filter, got {tuple(b.shape)}")
-        if b.dtype != w.dtype:
-            raise TypeError(f"b must have the dtype of w ({w.dtype}), got {b.dtype}")
+        raise TypeError(f"x and w must have the same dtype; got x: {x.dtype}, w: {w.dtype}")
+    if b is not None:  # one bias per filter
+        check_tensor("b", b, shape=(w.shape[0],), layout="(F,)", dtype=w.dtype)
 
 
 def conv2d_im2col(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None, stride=1, padding=0):
@@ -257,13 +226,12 @@ def conv2d_im2col_backward(dout: torch.Tensor, cache: ConvCache):
     cols, w, has_bias, input_shape, stride, padding = cache
     N, C, H, W = input_shape
     Fn, _, kh, kw = w.shape
-    if not isinstance(dout, torch.Tensor):
-        raise TypeError(f"dout must be a torch.Tensor of shape (N, F, H', W'), got {type(dout).__name__}")
+    check_tensor("dout", dout, layout="(N, F, H', W')")
     L = cols.shape[2]
     if dout.dim() != 4 or dout.shape[0] != N or dout.shape[1] != Fn or dout.shape[2] * dout.shape[3] != L:
         raise ValueError(
             f"dout must have the forward output's shape (N, F, H', W') with N = {N}, F = {Fn}, "
-            f"H'*W' = {L}, got {tuple(dout.shape)}"
+            f"H'*W' = {L}; got {tuple(dout.shape)}"
         )
     d = dout.reshape(N, Fn, L)
     w_row = w.reshape(Fn, -1)

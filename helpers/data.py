@@ -15,20 +15,10 @@ from collections import namedtuple
 import numpy as np
 import torch
 
+from helpers.checks import check_bool, check_int, check_number
+
 Split = namedtuple("Split", "X_train y_train X_test y_test")
 Split.__doc__ = """A train/test split of tensors: X_* float32 features, y_* labels (int64 classes or float32 targets)."""
-
-
-def _check_int(name, value, *, minimum):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_seed(seed):
-    return _check_int("seed", seed, minimum=0)
 
 
 def _standardize(X_train, X_test, eps=1e-6):
@@ -51,15 +41,14 @@ def load_digits(*, seed=0, test_size=297, standardize=True) -> Split:
     """
     from sklearn.datasets import load_digits as _sk_load_digits
 
-    seed = _check_seed(seed)
-    test_size = _check_int("test_size", test_size, minimum=1)
-    if not isinstance(standardize, bool):
-        raise TypeError(f"standardize must be a bool, got {standardize!r}")
+    seed = check_int("seed", seed, min=0)
+    test_size = check_int("test_size", test_size, min=1)
+    check_bool("standardize", standardize)
     digits = _sk_load_digits()
     X = digits.data.astype(np.float64) / 16.0
     y = digits.target.astype(np.int64)
     if test_size >= len(y):
-        raise ValueError(f"test_size must be smaller than the {len(y)} images, got {test_size}")
+        raise ValueError(f"test_size must be smaller than the {len(y)} images; got {test_size}")
     order = np.random.default_rng(seed).permutation(len(y))
     test_idx, train_idx = order[:test_size], order[test_size:]
     X_train, X_test = X[train_idx], X[test_idx]
@@ -73,18 +62,6 @@ def load_digits(*, seed=0, test_size=297, standardize=True) -> Split:
     )
 
 
-def _check_fraction(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def _check_nonneg_float(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
 # ----------------------------------------------------------------------------- spirals
 def make_spirals(n_per_class=300, n_classes=2, noise=0.1, turns=1.0, seed=0, test_fraction=0.25) -> Split:
     """Interleaved 2-D spirals, one arm per class: the playground's decision-boundary data set.
@@ -95,14 +72,12 @@ def make_spirals(n_per_class=300, n_classes=2, noise=0.1, turns=1.0, seed=0, tes
     ``Split(X_train (N_train, 2), y_train (N_train,), X_test (N_test, 2), y_test (N_test,))``,
     N_test = round(test_fraction · N), X float32, y int64 in [0, n_classes).
     """
-    n_per_class = _check_int("n_per_class", n_per_class, minimum=2)
-    n_classes = _check_int("n_classes", n_classes, minimum=2)
-    noise = _check_nonneg_float("noise", noise)
-    turns = _check_nonneg_float("turns", turns)
-    if turns == 0:
-        raise ValueError("turns must be > 0, got 0")
-    seed = _check_seed(seed)
-    test_fraction = _check_fraction("test_fraction", test_fraction)
+    n_per_class = check_int("n_per_class", n_per_class, min=2)
+    n_classes = check_int("n_classes", n_classes, min=2)
+    noise = check_number("noise", noise, min=0)
+    turns = check_number("turns", turns, min=0, min_open=True)
+    seed = check_int("seed", seed, min=0)
+    test_fraction = check_number("test_fraction", test_fraction, min=0, max=1, min_open=True, max_open=True)
     rng = np.random.default_rng(seed)
     s = rng.uniform(0.0, 1.0, size=(n_classes, n_per_class))
     angle = 2 * np.pi * turns * s + 2 * np.pi * np.arange(n_classes)[:, None] / n_classes
@@ -146,8 +121,8 @@ def make_mnist1d(seed=MNIST1D_SEED, cache_dir=None, *, num_samples=5000) -> Spli
     import os
     import random
 
-    seed = _check_seed(seed)
-    num_samples = _check_int("num_samples", num_samples, minimum=20)
+    seed = check_int("seed", seed, min=0)
+    num_samples = check_int("num_samples", num_samples, min=20)
     try:
         import mnist1d
         from mnist1d.data import get_dataset_args, make_dataset
@@ -197,9 +172,9 @@ def make_adding_problem(n, T, seed=0):
     ``ADDING_BASELINE_MSE`` = 1/6 ≈ 0.167; a network must beat that to have learnt anything.
     Used by chapter 4 and lab 5.
     """
-    n = _check_int("n", n, minimum=1)
-    T = _check_int("T", T, minimum=2)
-    seed = _check_seed(seed)
+    n = check_int("n", n, min=1)
+    T = check_int("T", T, min=2)
+    seed = check_int("seed", seed, min=0)
     rng = np.random.default_rng(seed)
     values = rng.uniform(0.0, 1.0, size=(n, T))
     half = T // 2

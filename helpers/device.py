@@ -3,6 +3,8 @@ import os
 
 import torch
 
+from helpers.checks import check_choice
+
 
 def get_device(prefer: str | None = None) -> torch.device:
     """Return the best available device.
@@ -13,8 +15,7 @@ def get_device(prefer: str | None = None) -> torch.device:
     """
     choice = prefer or os.environ.get("DLFA_DEVICE")
     if choice is not None:
-        if choice not in ("cuda", "mps", "cpu"):
-            raise ValueError(f"device must be 'cuda', 'mps' or 'cpu', got {choice!r}")
+        check_choice("device", choice, ("cuda", "mps", "cpu"))
         if choice == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' was asked for but torch.cuda.is_available() is False")
         if choice == "mps" and not _mps_available():

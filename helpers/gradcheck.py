@@ -12,15 +12,16 @@ import itertools
 import numpy as np
 import torch
 
+from helpers.checks import check_number, check_tensor
+
 __all__ = ["numeric_gradient", "rel_error"]
 
 
-def _require_float64(t, name: str) -> None:
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of dtype torch.float64, got {type(t).__name__}")
+def _require_float64(name: str, t) -> None:
+    check_tensor(name, t)
     if t.dtype != torch.float64:
         raise TypeError(
-            f"{name} must have dtype torch.float64, got {t.dtype}: in float32 a centred difference with "
+            f"{name} must have dtype torch.float64; got {t.dtype}: in float32 a centred difference with "
             f"h = 1e-6 is dominated by rounding error (float32 resolves only ~1e-7 relative), "
             f"so convert with .double() first"
         )
@@ -41,12 +42,10 @@ def numeric_gradient(f, x: torch.Tensor, dout: torch.Tensor | None, h: float = 1
     before returning, even if ``f`` raises. Everything must be float64: with
     float32 the rounding error of f, about 1e-7 * |f| / h, swamps the answer.
     """
-    _require_float64(x, "x")
+    _require_float64("x", x)
     if dout is not None:
-        _require_float64(dout, "dout")
-    h = float(h)
-    if not h > 0:
-        raise ValueError(f"h must be a positive step, got {h}")
+        _require_float64("dout", dout)
+    h = check_number("h", h, min=0, min_open=True)
     grad = torch.zeros_like(x)
     with torch.no_grad():
         for idx in itertools.product(*(range(n) for n in x.shape)):
@@ -66,9 +65,9 @@ def numeric_gradient(f, x: torch.Tensor, dout: torch.Tensor | None, h: float = 1
 def _output(f, x, dout):
     """f(x) as a detached copy, checked against the upstream gradient's shape."""
     y = f(x)
-    _require_float64(y, "f(x)")
-    if dout is not None and y.shape != dout.shape:
-        raise ValueError(f"dout must have the shape of f(x), {tuple(y.shape)}, got {tuple(dout.shape)}")
+    _require_float64("f(x)", y)
+    if dout is not None:
+        check_tensor("dout", dout, shape=y.shape, layout="f(x).shape")
     return y.detach().clone()
 
 
@@ -86,9 +85,9 @@ def rel_error(a, b) -> float:
     ta = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a).detach().to(torch.float64)
     tb = torch.as_tensor(np.asarray(b) if not isinstance(b, torch.Tensor) else b).detach().to(torch.float64)
     if ta.shape != tb.shape:
-        raise ValueError(f"a and b must have the same shape, got {tuple(ta.shape)} and {tuple(tb.shape)}")
+        raise ValueError(f"a and b must have the same shape; got {tuple(ta.shape)} and {tuple(tb.shape)}")
     if ta.numel() == 0:
-        raise ValueError("a and b are empty: expected at least one element")
+        raise ValueError("a and b must have at least one element; got empty ones")
     num = (ta - tb).abs()
     den = (ta.abs() + tb.abs()).clamp_min(1e-8)
     return float((num / den).max())

@@ -52,7 +52,7 @@ def use_persian_style(font_dir: Path | None = None) -> str:
 def rtl(text: str) -> str:
     """Prefix ``text`` with RLM so a label starting with a Latin word (``"ReLU با BN"``) is laid out right-to-left."""
     if not isinstance(text, str):
-        raise TypeError(f"rtl() expects a str, got {type(text).__name__}")
+        raise TypeError(f"text must be a str; got {type(text).__name__}")
     return text if text.startswith(RLM) else RLM + text
 
 
@@ -81,7 +81,7 @@ _ORDINALS = ("اول", "دوم", "سوم", "چهارم", "پنجم", "ششم", "
 def plain_label(text: str) -> str:
     """A matplotlib label as plain text: no RLM/LRM marks, mathtext ``$…$`` turned into Unicode."""
     if not isinstance(text, str):
-        raise TypeError(f"plain_label() expects a str, got {type(text).__name__}")
+        raise TypeError(f"text must be a str; got {type(text).__name__}")
     text = text.replace(RLM, "").replace("\u200e", "")
     parts = text.split("$")
     for i in range(1, len(parts), 2):  # the odd parts are inside $…$

@@ -100,7 +100,7 @@ def cosine(lr0, T_max, eta_min=0.0) -> Schedule:
     lr0, eta_min = _positive("lr0", lr0), _non_negative("eta_min", eta_min)
     T_max = check_int("T_max", T_max, min=1)
     if eta_min > lr0:
-        raise ValueError(f"eta_min must be <= lr0, got eta_min={eta_min} > lr0={lr0}")
+        raise ValueError(f"eta_min must be <= lr0 = {lr0}; got {eta_min}")
     return Schedule(lambda t: eta_min + (lr0 - eta_min) * (1 + math.cos(math.pi * t / T_max)) / 2,
                     "cosine", lr0=lr0, T_max=T_max, eta_min=eta_min)
 
@@ -118,7 +118,7 @@ def cyclical(base_lr, max_lr, step_size_up, step_size_down=None, mode="triangula
     """
     base_lr, max_lr = _positive("base_lr", base_lr), _positive("max_lr", max_lr)
     if max_lr < base_lr:
-        raise ValueError(f"max_lr must be >= base_lr, got max_lr={max_lr} < base_lr={base_lr}")
+        raise ValueError(f"max_lr must be >= base_lr = {base_lr}; got {max_lr}")
     up = check_int("step_size_up", step_size_up, min=1)
     down = up if step_size_down is None else check_int("step_size_down", step_size_down, min=1)
     check_choice("mode", mode, CYCLICAL_MODES)
@@ -235,7 +235,7 @@ def make_schedule(name, *, lr0, total_steps, warmup_steps=0, **kwargs) -> Schedu
         kwargs["warmup_steps"] = warmup_steps
         warmup_steps = 0
     if warmup_steps >= total_steps:
-        raise ValueError(f"warmup_steps must be < total_steps={total_steps}, got {warmup_steps}")
+        raise ValueError(f"warmup_steps must be < total_steps = {total_steps}; got {warmup_steps}")
     start_factor = kwargs.pop("start_factor", 0.1) if warmup_steps else None
     try:
         schedule = SCHEDULES[name](lr0, total_steps - warmup_steps, **kwargs)

@@ -23,22 +23,23 @@ import math
 import torch
 from torch import Tensor
 
+from helpers.checks import check_tensor
+
 __all__ = ["spectral_radius"]
 
 SQUARINGS = 60  # m = 2**60 in Gelfand's formula: log(C) / m < 1e-16 for any C below 1e+49
 
 
-def _square_matrix(W: Tensor, what: str) -> Tensor:
-    """W as a float64 CPU-or-device tensor, after checking it is a finite, non-empty square matrix."""
-    if not isinstance(W, Tensor):
-        raise TypeError(f"{what}: expected a torch.Tensor, got {type(W).__name__}")
-    if W.dim() != 2 or W.shape[0] != W.shape[1] or W.shape[0] == 0:
-        raise ValueError(f"{what}: expected a non-empty square matrix (n, n), got shape {tuple(W.shape)}")
+def _square_matrix(W: Tensor) -> Tensor:
+    """W as a float64 CPU-or-device tensor, after checking it is a finite, real, non-empty square matrix."""
+    check_tensor("W", W, ndim=2, layout="(n, n)")
+    if W.shape[0] != W.shape[1] or W.shape[0] == 0:
+        raise ValueError(f"W must be a non-empty square matrix (n, n); got shape {tuple(W.shape)}")
     if W.is_complex():
-        raise TypeError(f"{what}: expected a real matrix, got dtype {W.dtype}")
+        raise TypeError(f"W must be a real matrix; got dtype {W.dtype}")
     W = W.detach().double() if W.device.type != "mps" else W.detach().cpu().double()
     if not torch.isfinite(W).all():
-        raise ValueError(f"{what}: the matrix has NaN or infinite entries")
+        raise ValueError("W must have finite entries; got NaN or infinite ones")
     return W
 
 
@@ -52,7 +53,7 @@ def spectral_radius(W: Tensor) -> float:
     matrix so far from normal (like a large Jordan block in another basis) that the powers'
     diagonal underflows; its eigenvalues move by ε^(1/n) under rounding, so no method can.
     """
-    A = _square_matrix(W, "spectral_radius")
+    A = _square_matrix(W)
     if torch.equal(A, A.triu()) or torch.equal(A, A.tril()):
         return A.diagonal().abs().max().item()
     scale = A.abs().max()

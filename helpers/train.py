@@ -103,7 +103,7 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: 
     Chapter 1 shows why evaluation must be in eval mode (batch norm's running statistics).
     """
     if len(X) != len(y):
-        raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
+        raise ValueError(f"X and y must have the same length; got {len(X)} and {len(y)}")
     if len(X) == 0:
         raise ValueError("accuracy of an empty set is undefined: X has 0 rows")
     was_training = model.training
@@ -114,7 +114,7 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: 
     finally:
         model.train(was_training)
     if out.dim() != 2:
-        raise ValueError(f"model output must be logits of shape (N, C), got {tuple(out.shape)}")
+        raise ValueError(f"model output must be logits of shape (N, C); got {tuple(out.shape)}")
     return (out.argmax(dim=1) == y.to(device)).float().mean().item()
 
 

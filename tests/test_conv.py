@@ -79,11 +79,11 @@ def test_conv_output_size_exact_refuses_a_stride_that_does_not_tile():
     "args, match",
     [
         ((4, 7, 1, 1), r"kernel \(7\) is larger than the padded input"),
-        ((4, 3, 1, -1), "padding must be a non-negative int"),
-        ((4, 3, -1, 0), r"stride must be a positive int"),
-        ((4, 3, 0, 0), r"stride must be a positive int"),
-        ((0, 1, 1, 0), "size must be a positive int"),
-        ((4, 0, 1, 0), "kernel must be a positive int"),
+        ((4, 3, 1, -1), "padding must be an int >= 0; got -1"),
+        ((4, 3, -1, 0), r"stride must be an int >= 1; got -1"),
+        ((4, 3, 0, 0), r"stride must be an int >= 1; got 0"),
+        ((0, 1, 1, 0), "size must be an int >= 1; got 0"),
+        ((4, 0, 1, 0), "kernel must be an int >= 1; got 0"),
     ],
 )
 def test_conv_output_size_rejects_impossible_values(args, match):
@@ -288,7 +288,7 @@ def test_property_conv2d_im2col_matches_conv2d(geom, n_filters, bias, seed):
 # bad input
 # ---------------------------------------------------------------------------
 def test_im2col_rejects_wrong_rank():
-    with pytest.raises(ValueError, match=r"x must be 4-D with shape \(N, C, H, W\), got 3-D"):
+    with pytest.raises(ValueError, match=r"x must be a 4-D tensor of shape \(N, C, H, W\); got a 3-D tensor"):
         im2col(torch.zeros(3, 4, 4), 2)
 
 
@@ -305,10 +305,11 @@ def test_im2col_rejects_kernel_larger_than_padded_input():
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        (dict(stride=-1), ValueError, "stride must be a positive int"),
-        (dict(stride=0), ValueError, "stride must be a positive int"),
-        (dict(padding=-2), ValueError, "padding must be a non-negative int"),
-        (dict(stride=1.5), TypeError, "stride must be an int"),
+        (dict(stride=-1), ValueError, "stride must be an int >= 1; got -1"),
+        (dict(stride=0), ValueError, "stride must be an int >= 1; got 0"),
+        (dict(stride=(1, 0)), ValueError, "stride must be an int >= 1; got 0"),
+        (dict(padding=-2), ValueError, "padding must be an int >= 0; got -2"),
+        (dict(stride=1.5), TypeError, "stride must be an int >= 1; got float 1.5"),
         (dict(kernel_size=(2, 2, 2)), ValueError, r"kernel_size must be an int or a pair \(height, width\)"),
     ],
 )
@@ -321,7 +322,7 @@ def test_im2col_rejects_bad_hyperparameters(kwargs, exc, match):
 def test_col2im_rejects_inconsistent_shapes():
     cols = torch.zeros(2, 12, 20)  # C=3, 2x2 kernel, 4x5 positions (a 5x6 input, no padding)
     assert col2im(cols, (2, 3, 5, 6), 2).shape == (2, 3, 5, 6)
-    with pytest.raises(ValueError, match="cols must be 3-D"):
+    with pytest.raises(ValueError, match=r"cols must be a 3-D tensor of shape \(N, C\*kh\*kw, L\)"):
         col2im(torch.zeros(12, 20), (2, 3, 5, 6), 2)
     with pytest.raises(ValueError, match="not a multiple of kh\\*kw"):
         col2im(cols, (2, 3, 5, 6), 3)
@@ -335,9 +336,9 @@ def test_col2im_rejects_inconsistent_shapes():
 
 def test_conv2d_im2col_rejects_bad_input():
     x, w, b = torch.zeros(2, 3, 6, 6), torch.zeros(4, 3, 3, 3), torch.zeros(4)
-    with pytest.raises(ValueError, match=r"x must be 4-D with shape \(N, C, H, W\)"):
+    with pytest.raises(ValueError, match=r"x must be a 4-D tensor of shape \(N, C, H, W\)"):
         conv2d_im2col(x[0], w, b)
-    with pytest.raises(ValueError, match=r"w must be 4-D with shape \(F, C, kh, kw\)"):
+    with pytest.raises(ValueError, match=r"w must be a 4-D tensor of shape \(F, C, kh, kw\)"):
         conv2d_im2col(x, w[0], b)
     with pytest.raises(ValueError, match=r"channel mismatch: x has C = 2 channels"):
         conv2d_im2col(x[:, :2], w, b)
@@ -345,8 +346,12 @@ def test_conv2d_im2col_rejects_bad_input():
         conv2d_im2col(x, w, torch.zeros(3))
     with pytest.raises(ValueError, match=r"b must have shape \(F,\) = \(4,\)"):
         conv2d_im2col(x, w, torch.zeros(4, 1))
-    with pytest.raises(ValueError, match="stride must be a positive int"):
+    with pytest.raises(ValueError, match="stride must be an int >= 1"):
         conv2d_im2col(x, w, b, stride=-1)
+    with pytest.raises(TypeError, match=r"b must have dtype torch.float32; got torch.float64"):
+        conv2d_im2col(x, w, b.double())
+    with pytest.raises(TypeError, match=r"w must be a torch.Tensor of shape \(F, C, kh, kw\); got list"):
+        conv2d_im2col(x, [[1.0]], b)
     with pytest.raises(ValueError, match=r"kernel \(3\) is larger than the padded input"):
         conv2d_im2col(torch.zeros(2, 3, 2, 6), w, b)
     with pytest.raises(TypeError, match="same dtype"):

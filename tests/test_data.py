@@ -56,12 +56,15 @@ def test_digits_test_size():
     assert len(s.X_test) == 500 and len(s.X_train) == 1297
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"seed": -1}, ValueError), ({"seed": 1.5}, TypeError), ({"test_size": 0}, ValueError),
-    ({"test_size": 1797}, ValueError), ({"standardize": "yes"}, TypeError),
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"seed": -1}, ValueError, "seed must be an int >= 0; got -1"),
+    ({"seed": 1.5}, TypeError, "seed must be an int >= 0; got float 1.5"),
+    ({"test_size": 0}, ValueError, "test_size must be an int >= 1; got 0"),
+    ({"test_size": 1797}, ValueError, "test_size must be smaller than the 1797 images; got 1797"),
+    ({"standardize": "yes"}, TypeError, "standardize must be a bool; got 'yes'"),
 ])
-def test_digits_bad_arguments(kwargs, error):
-    with pytest.raises(error):
+def test_digits_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=f"^{message}$"):
         data.load_digits(**kwargs)
 
 
@@ -100,10 +103,17 @@ def test_spirals_are_not_linearly_separable_but_noise_is_small():
     assert acc < 0.8
 
 
-@pytest.mark.parametrize("kwargs", [{"n_per_class": 1}, {"n_classes": 1}, {"noise": -0.1}, {"turns": 0},
-                                    {"test_fraction": 0.0}, {"test_fraction": 1.0}, {"seed": -2}])
-def test_spirals_bad_arguments(kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_per_class": 1}, "n_per_class must be an int >= 2; got 1"),
+    ({"n_classes": 1}, "n_classes must be an int >= 2; got 1"),
+    ({"noise": -0.1}, "noise must be a finite number >= 0; got -0.1"),
+    ({"turns": 0}, "turns must be a finite number > 0; got 0.0"),
+    ({"test_fraction": 0.0}, r"test_fraction must be a number in \(0, 1\); got 0.0"),
+    ({"test_fraction": 1.0}, r"test_fraction must be a number in \(0, 1\); got 1.0"),
+    ({"seed": -2}, "seed must be an int >= 0; got -2"),
+])
+def test_spirals_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
         data.make_spirals(**kwargs)
 
 
@@ -193,9 +203,9 @@ def test_mnist1d_default_is_the_reference_dataset(tmp_path):
 
 
 def test_mnist1d_bad_arguments(tmp_path):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="seed must be an int >= 0; got -1"):
         data.make_mnist1d(seed=-1, cache_dir=tmp_path)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="num_samples must be an int >= 20; got 5"):
         data.make_mnist1d(cache_dir=tmp_path, num_samples=5)
 
 

@@ -72,10 +72,10 @@ def test_numeric_gradient_works_on_non_contiguous_and_leaf_tensors(rng):
 @pytest.mark.parametrize(
     "x, dout, f, match",
     [
-        (torch.ones(3), torch.ones(3, dtype=DT), torch.tanh, r"x must have dtype torch.float64, got torch.float32"),
+        (torch.ones(3), torch.ones(3, dtype=DT), torch.tanh, r"x must have dtype torch.float64; got torch.float32"),
         (torch.ones(3, dtype=DT), torch.ones(3), torch.tanh, r"dout must have dtype torch.float64"),
         (torch.ones(3, dtype=DT), torch.ones(3, dtype=DT), lambda t: t.float(), r"f\(x\) must have dtype torch.float64"),
-        (np.ones(3), torch.ones(3, dtype=DT), torch.tanh, "x must be a torch.Tensor"),
+        (np.ones(3), torch.ones(3, dtype=DT), torch.tanh, "x must be a torch.Tensor; got ndarray"),
     ],
 )
 def test_numeric_gradient_refuses_anything_but_float64(x, dout, f, match):
@@ -85,10 +85,12 @@ def test_numeric_gradient_refuses_anything_but_float64(x, dout, f, match):
 
 def test_numeric_gradient_rejects_bad_shapes_and_steps():
     x = torch.ones(3, dtype=DT)
-    with pytest.raises(ValueError, match=r"dout must have the shape of f\(x\), \(3,\)"):
+    with pytest.raises(ValueError, match=r"dout must have shape f\(x\).shape = \(3,\); got shape \(4,\)"):
         numeric_gradient(torch.tanh, x, torch.ones(4, dtype=DT))
-    with pytest.raises(ValueError, match="h must be a positive step"):
+    with pytest.raises(ValueError, match="h must be a finite number > 0; got 0.0"):
         numeric_gradient(torch.tanh, x, torch.ones(3, dtype=DT), h=0.0)
+    with pytest.raises(TypeError, match="h must be a finite number > 0; got str"):
+        numeric_gradient(torch.tanh, x, torch.ones(3, dtype=DT), h="1e-6")
 
 
 def test_rel_error_basic_properties(rng):
@@ -114,5 +116,5 @@ def test_rel_error_is_elementwise_so_a_wrong_small_entry_is_large():
 
 
 def test_rel_error_rejects_mismatched_shapes():
-    with pytest.raises(ValueError, match=r"same shape, got \(3,\) and \(2,\)"):
+    with pytest.raises(ValueError, match=r"same shape; got \(3,\) and \(2,\)"):
         rel_error(torch.zeros(3), torch.zeros(2))

@@ -67,13 +67,16 @@ def test_scale_invariance_and_large_entries():
     assert spectral_radius(1e-150 * W) == pytest.approx(1e-150 * r, rel=1e-12)
 
 
-@pytest.mark.parametrize("bad, error", [
-    (torch.ones(3, 4), ValueError), (torch.ones(2, 2, 2), ValueError), (torch.ones(0, 0), ValueError),
-    (torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), ValueError), (torch.eye(2, dtype=torch.complex128), TypeError),
-    ([[1.0, 0.0], [0.0, 1.0]], TypeError),
+@pytest.mark.parametrize("bad, error, message", [
+    (torch.ones(3, 4), ValueError, r"W must be a non-empty square matrix \(n, n\); got shape \(3, 4\)"),
+    (torch.ones(2, 2, 2), ValueError, r"W must be a 2-D tensor of shape \(n, n\); got a 3-D tensor"),
+    (torch.ones(0, 0), ValueError, r"W must be a non-empty square matrix \(n, n\); got shape \(0, 0\)"),
+    (torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), ValueError, "W must have finite entries"),
+    (torch.eye(2, dtype=torch.complex128), TypeError, "W must be a real matrix; got dtype torch.complex128"),
+    ([[1.0, 0.0], [0.0, 1.0]], TypeError, r"W must be a torch.Tensor of shape \(n, n\); got list"),
 ])
-def test_bad_input_is_refused_with_a_clear_error(bad, error):
-    with pytest.raises(error, match="spectral_radius"):
+def test_bad_input_is_refused_with_a_clear_error(bad, error, message):
+    with pytest.raises(error, match=f"^{message}"):
         spectral_radius(bad)
 
 
