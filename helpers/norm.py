@@ -476,10 +476,6 @@ class _RunningStats(_Affine):
         self.register_buffer("running_mean", torch.zeros(num_features, **factory))
         self.register_buffer("running_var", torch.ones(num_features, **factory))
 
-    def reset_running_stats(self) -> None:
-        self.running_mean.zero_()
-        self.running_var.fill_(1.0)
-
 
 class BatchNorm(_RunningStats):
     """Batch norm for (N, C) and (N, C, H, W) inputs, like ``nn.BatchNorm1d/2d(num_features, eps, momentum)``.
