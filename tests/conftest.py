@@ -46,6 +46,30 @@ def built_book():
     return build_book_once()
 
 
+@pytest.fixture(scope="session")
+def generated_labs(tmp_path_factory):
+    """Every lab generated once per test run (``tools/homework.py generate``: student notebooks, autograder
+    bundles, book pages) into a folder the xdist workers share: the first worker generates under a file
+    lock, the others wait and reuse it. Graders only read it; tests that change bundles make their own."""
+    import os
+    import sys
+
+    from filelock import FileLock
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import homework
+
+    base = tmp_path_factory.getbasetemp()  # under xdist: <run>/popen-gwN; its parent is the run's, shared
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / "generated-labs"
+    with FileLock(str(shared / "generated-labs.lock")):
+        done = folder / "generated.ok"
+        if not done.exists():
+            homework.generate(dist=folder / "dist", pages=True, pages_dir=folder / "pages")
+            done.write_text("ok\n")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Debian's chromium driven by playwright (never `playwright install`)."""
@@ -56,3 +80,23 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# The longest test files start first. pytest-xdist (--dist loadfile) hands whole files to the two
+# workers in collection order, so a long file collected last would run alone at the end while the
+# other worker idles; starting the longest first keeps both busy (longest-processing-time-first).
+LONGEST_FIRST = (
+    "tests/test_lab_grading.py",        # every lab's reference, mutations and robustness cases graded
+    "tests/test_lab_student_flow.py",   # each lab in JupyterLab in a browser
+    "tests/test_grading_attacks.py",    # adversarial submissions graded in the sandbox
+    "tests/test_labs.py",               # student notebooks run up to their first exercise
+    "tests/test_hub.py",                # a class of students on a local JupyterHub
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside each file, and of the other files, is kept

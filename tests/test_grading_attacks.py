@@ -104,15 +104,14 @@ class Listener:
 
 
 @pytest.fixture(scope="module")
-def attacked(tmp_path_factory):
+def attacked(generated_labs, tmp_path_factory):
     why = sandbox.self_test()
     if why is not None:
         if os.environ.get("DLFA_ALLOW_NO_SANDBOX") == "1":  # a developer machine that refuses namespaces
             pytest.skip(f"no grading sandbox on this machine: {why}")
         pytest.fail(f"no grading sandbox on this machine: {why} (set DLFA_ALLOW_NO_SANDBOX=1 to skip)")
     tmp = tmp_path_factory.mktemp("attacks")
-    dist = tmp / "dist"
-    homework.generate(LABS, dist=dist, pages=False)
+    dist = generated_labs / "dist"  # generated once per test run; the test checks no submission changed it
     subs = tmp / "submissions"
     listener = Listener()
     for name, a in ATTACKS.items():

@@ -5,13 +5,10 @@ writes a student notebook and an autograder bundle per lab; the student notebook
 generated ones and the book's copies in labs/student/) hold no solution line and no hidden
 test; the book's copies are up to date.
 
-Slow (``-m slow``): each student notebook runs top to bottom up to its first exercise without
-error and its first check cell reports a failure; grading a folder of submissions gives the
-reference solutions 100 %, makes every deliberately wrong submission in
-tests/fixtures/labs/mutations.json lose points on the right question, and survives a
-submission that raises, loops (in a cell or inside a tested function), deletes a variable the
-tests need, or kills its sandboxed process. Cheating submissions are in test_grading_attacks.py;
-the sandbox in test_grading_sandbox.py; the grader's logic in test_grading_logic.py.
+Slow (``-m slow``): each student notebook runs from the top up to its first exercise without
+error and its first check cell reports a failure. Grading a folder of submissions is in
+test_lab_grading.py; cheating submissions in test_grading_attacks.py; the sandbox in
+test_grading_sandbox.py; the grader's logic in test_grading_logic.py.
 
 The source notebooks themselves (solutions, public and hidden tests as plain asserts) are
 run by nbval through the project's pytest configuration (testpaths include labs/).
@@ -19,9 +16,7 @@ run by nbval through the project's pytest configuration (testpaths include labs/
 from __future__ import annotations
 
 import ast
-import csv
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -127,11 +122,9 @@ def test_mutations_cover_every_lab():
 
 # --------------------------------------------------------------------------- generated files
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    """Run ``generate`` for every lab into a temporary dist/ and pages folder."""
-    tmp = tmp_path_factory.mktemp("hw")
-    homework.generate(dist=tmp / "dist", pages=True, pages_dir=tmp / "pages")
-    return tmp
+def generated(generated_labs):
+    """Every lab generated once per test run into a temporary dist/ and pages folder (tests/conftest.py)."""
+    return generated_labs
 
 
 def _scan_student(path: Path, source: Path):
@@ -187,9 +180,10 @@ def test_student_notebook_runs_until_first_exercise(lab, tmp_path):
     work = tmp_path / page.name
     work.write_bytes(page.read_bytes())
     nb = nbformat.read(work, as_version=4)
+    first_check = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "grader.check(" in c.source)
+    nb.cells = nb.cells[:first_check + 1]  # what this test asserts ends there: the rest need not run
     NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
-    first_check = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "grader.check(" in c.source)
     for cell in nb.cells[:first_check + 1]:
         if cell.cell_type == "code":
             errors = [o for o in cell.outputs if o.output_type == "error"]
@@ -197,129 +191,3 @@ def test_student_notebook_runs_until_first_exercise(lab, tmp_path):
     shown = json.dumps([o.get("data", {}) for o in nb.cells[first_check].outputs], ensure_ascii=False)
     assert "q1" in shown and ("failed" in shown.lower() or "❌" in shown), \
         f"the first check cell should report a failed test, got: {shown[:500]}"
-
-
-# --------------------------------------------------------------------------- grading
-def _mutate(src: Path, dst: Path, replace):
-    nb = nbformat.read(src, as_version=4)
-    for old, new in replace:
-        hits = sum(c.source.count(old) for c in nb.cells)
-        assert hits >= 1, f"fixture out of date: {old!r} not in {src.name}"
-        for c in nb.cells:
-            c.source = c.source.replace(old, new)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, dst)
-
-
-ROBUST_LAB = "lab3_schedules"
-ROBUST = {
-    # name: (replacements, what must hold)
-    "raises": ([["def exponential(step, lr0, gamma):", 'raise RuntimeError("boom")\ndef exponential(step, lr0, gamma):']],
-               {"loses": ["q2"], "keeps": ["q1", "q3", "q4", "q5", "q6"]}),
-    "loops_in_tested_function": ([["    return lr0 * gamma ** (step // step_size)", "    while True:\n        pass"]],
-                                 {"loses": ["q1"], "keeps": ["q2", "q3", "q4", "q5", "q6"]}),
-    "loops_in_a_cell": ([['print("device:", device)', 'print("device:", device)\nwhile True:\n    pass']],
-                        {"loses": [], "keeps": ["q1", "q2", "q3", "q4", "q5", "q6"]}),
-    "deletes_a_variable": ([["    return lr0 / (1.0 + k * (step // steps_per_epoch))\n",
-                             "    return lr0 / (1.0 + k * (step // steps_per_epoch))\ndel inverse_time\n"]],
-                           {"loses": ["q3"], "keeps": ["q1", "q2", "q4", "q5", "q6"]}),
-    "kills_its_kernel": ([['print("device:", device)', 'print("device:", device)\nimport os\nos._exit(3)']],
-                         {"status": "error"}),
-}
-
-
-@pytest.fixture(scope="module")
-def graded(generated, tmp_path_factory):
-    """Grade every reference, every mutation and the robustness cases in ONE run of ``grade``."""
-    import sandbox
-
-    why = sandbox.self_test()
-    if why is not None:
-        if os.environ.get("DLFA_ALLOW_NO_SANDBOX") == "1":  # a developer machine that refuses namespaces
-            pytest.skip(f"no grading sandbox on this machine: {why}")
-        pytest.fail(f"no grading sandbox on this machine: {why} (set DLFA_ALLOW_NO_SANDBOX=1 to skip)")
-    dist = generated / "dist"
-    subs = tmp_path_factory.mktemp("submissions")
-    for lab in LABS:
-        solved = dist / lab / "autograder" / f"{lab}.ipynb"
-        _mutate(solved, subs / "reference" / f"{lab}.ipynb", [])
-        for m in MUTATIONS[lab]:
-            _mutate(solved, subs / m["name"] / f"{lab}.ipynb", m["replace"])
-    for name, (replace, _) in ROBUST.items():
-        _mutate(dist / ROBUST_LAB / "autograder" / f"{ROBUST_LAB}.ipynb", subs / name / f"{ROBUST_LAB}.ipynb", replace)
-    out = tmp_path_factory.mktemp("grades")
-    rows = homework.grade([subs], out, dist=dist, jobs=2, timeout=400, cell_timeout=20, test_timeout=30)
-    return {(r["student"], r["lab"]): r for r in rows}, out
-
-
-def _score(row, q=None):
-    qs = row["questions"] if q is None else {q: row["questions"][q]}
-    return sum(v["score"] for v in qs.values()), sum(v["possible"] for v in qs.values())
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("lab", LABS)
-def test_reference_solution_scores_100_percent(graded, lab):
-    rows, _ = graded
-    row = rows[("reference", lab)]
-    assert row["status"] == "ok", row["error"]
-    score, possible = _score(row)
-    assert possible > 0 and score == possible, row["questions"]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("lab,mutation", [(lab, m["name"]) for lab in LABS for m in MUTATIONS[lab]])
-def test_wrong_submission_loses_points_on_the_right_question(graded, lab, mutation):
-    rows, _ = graded
-    m = next(m for m in MUTATIONS[lab] if m["name"] == mutation)
-    row = rows[(mutation, lab)]
-    assert row["status"] == "ok", row["error"]
-    score, possible = _score(row)
-    assert score < possible
-    for q in m["loses"]:
-        s, p = _score(row, q)
-        assert s < p, f"{mutation} ({m['why']}) should lose points on {q}: {row['questions'][q]}"
-    for q in m["keeps"]:
-        s, p = _score(row, q)
-        assert s == p, f"{mutation} should keep full marks on {q}"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", list(ROBUST))
-def test_bad_submission_is_graded_without_stopping_the_run(graded, name):
-    rows, _ = graded
-    row = rows[(name, ROBUST_LAB)]
-    expect = ROBUST[name][1]
-    if "status" in expect:
-        assert row["status"] == expect["status"]
-        assert _score(row)[0] == 0 and _score(row)[1] > 0
-        return
-    assert row["status"] == "ok", row["error"]
-    for q in expect["loses"]:
-        s, p = _score(row, q)
-        assert s < p, f"{name}: {q} should lose points"
-    for q in expect["keeps"]:
-        s, p = _score(row, q)
-        assert s == p, f"{name}: {q} should keep full marks: {row['questions'][q]}"
-
-
-@pytest.mark.slow
-def test_score_table_and_feedback(graded):
-    rows, out = graded
-    with open(out / "scores.csv", encoding="utf-8") as f:
-        table = list(csv.DictReader(f))
-    assert len(table) == len(rows)
-    ref = [r for r in table if r["student"] == "reference"]
-    assert len(ref) == len(LABS) and all(float(r["percent"]) == 100.0 for r in ref)
-    for lab in LABS:
-        with open(out / f"scores_{lab}.csv", encoding="utf-8") as f:
-            header = next(csv.reader(f))
-        assert header[1:-4] == [q["name"] for q in homework.questions(ROOT / "labs" / "source" / f"{lab}.ipynb")]
-        assert header[-4:] == ["score", "possible", "status", "review"]
-    fb = (out / "feedback" / "biased_unbiased_swapped__lab1_batchnorm.md").read_text(encoding="utf-8")
-    assert fb.startswith('<div dir="rtl">') and "آزمون پنهان" in fb and "رد" in fb
-    src_nb = nbformat.read(ROOT / "labs" / "source" / "lab1_batchnorm.ipynb", as_version=4)
-    hidden = _hidden_lines(src_nb)
-    assert hidden
-    for line in hidden:
-        assert line not in fb, "feedback must not reveal hidden test code"
