@@ -45,7 +45,7 @@ from typing import Callable
 
 import torch
 
-from helpers.experiments import ch2_bn_sigmoid_relu as abx
+from helpers.experiments import ch2_bn_sigmoid_relu as ch2
 from helpers.experiments import ch1_batchnorm as bnx
 from helpers.experiments import ch3_lr_decay as lx
 from helpers.experiments import ch5_resnet as ch5
@@ -108,22 +108,21 @@ def _ch1_gap(seed):
 
 
 def _ch2_cmp(seed):
-    return abx.activation_comparison(seed=seed, depth=10, hidden=64, lrs=(0.1, 0.5), steps=300, batch_size=60,
-                                     device="cpu")
+    return ch2.run("activation_comparison", seed=seed, device="cpu")
 
 
 def _ch2_dead(seed):
-    return abx.dead_relu(seed=seed, lrs=(0.1, 0.4), steps=300, depth=10, hidden=64, device="cpu")
+    return ch2.run("dead_relu", seed=seed, device="cpu")
 
 
 def _ch2_position(seed):
-    # the notebook runs seeds (0, 1, 2) in one call; each seed draws its own data split, weights and
-    # batches, so seed s here is the notebook's row for s, bit for bit
-    return abx.bn_position(seeds=(seed,), lr=0.1, steps=300, depth=10, hidden=64, device="cpu")
+    # the notebook runs seeds 0, 1, 2 (seed_offsets 0, 1, 2) in one call; each seed draws its own data split,
+    # weights and batches, so this one-seed run is the notebook's row for seed, bit for bit
+    return ch2.run("bn_position", seed=seed, subset={"seed_offsets": (0,)}, device="cpu")
 
 
 def _ch2_sigmoid(seed):
-    return abx.sigmoid_bn_outputs(seed=seed, depth=10, hidden=64, lr=0.5, steps=300, device="cpu")
+    return ch2.run("sigmoid_bn_outputs", seed=seed, device="cpu")
 
 
 def _ch3_sweep(seed):
@@ -572,7 +571,7 @@ CLAIMS: list[Claim] = [
           and all(f[f"{a}_batch_train_acc"] >= TRAINS_ACC for a in ("sigmoid", "tanh", "relu"))
           and f["tanh_xavier_train_acc"] >= TRAINS_ACC and f["relu_kaiming_train_acc"] >= TRAINS_ACC,
           "train acc: sigmoid, ReLU without BN <= 0.2; tanh without BN < 0.9; all with BN, tanh-Xavier, ReLU-He >= 0.9",
-          {f"{n}_train_acc": f"ch2_cmp_{n}_train_acc" for n in
+          {f"{n}_train_acc": glue_key(ch2.GLUE_PREFIX["activation_comparison"], n, "train_acc") for n in
            ("sigmoid_none", "relu_none", "tanh_none", "sigmoid_batch", "tanh_batch", "relu_batch",
             "tanh_xavier", "relu_kaiming")},
           tuple(f"{n}_train_acc" for n in ("sigmoid_none", "relu_none", "tanh_none", "sigmoid_batch", "tanh_batch",
@@ -581,7 +580,8 @@ CLAIMS: list[Claim] = [
           "With BN the sigmoid network ends with a higher training loss than tanh and ReLU: it learns more slowly.",
           _m_cmp, lambda f: f["sigmoid_batch_train_loss"] > max(f["tanh_batch_train_loss"], f["relu_batch_train_loss"]),
           "train loss with BN: sigmoid > max(tanh, ReLU)",
-          {f"{a}_batch_train_loss": f"ch2_cmp_{a}_batch_train_loss" for a in ("sigmoid", "tanh", "relu")},
+          {f"{a}_batch_train_loss": glue_key(ch2.GLUE_PREFIX["activation_comparison"], f"{a}_batch", "train_loss")
+           for a in ("sigmoid", "tanh", "relu")},
           tuple(f"{a}_batch_train_loss" for a in ("sigmoid", "tanh", "relu"))),
     # The dead fraction at lr 0.4 without BN is chaotic: 3 % to 36 % over seeds 0-9, 3.9 % vs 8.3 % for
     # seed 0 on two CPUs (their vector units sum in another order), and 3 of 10 seeds diverge. What holds
@@ -592,8 +592,8 @@ CLAIMS: list[Claim] = [
           _m_dead, lambda f: (f["dead_none_lr0.4"] is None or f["dead_none_lr0.4"] > 0.01)
           and all(f[f"dead_{v}_lr{lr}"] == 0 for v in ("batch_before", "batch_after") for lr in ("0.1", "0.4")),
           "dead fraction: no BN at lr 0.4 > 1 % or diverged (None); both BN variants = 0 at both rates",
-          {"dead_none_lr0.1": "ch2_dead_none_lr0", "dead_none_lr0.4": "ch2_dead_none_lr1",
-           "dead_batch_before_lr0.4": "ch2_dead_batch_before_lr1", "dead_batch_after_lr0.4": "ch2_dead_batch_after_lr1"}),
+          {f"dead_{v}_lr{lr}": glue_key(ch2.GLUE_PREFIX["dead_relu"], v, f"lr{i}")
+           for v, i, lr in (("none", 0, "0.1"), ("none", 1, "0.4"), ("batch_before", 1, "0.4"), ("batch_after", 1, "0.4"))}),
     Claim("ch2_gradient_flow", 2,
           "At initialisation (10 layers, first / last hidden layer's gradient norm): the sigmoid network without BN "
           "vanishes; ReLU with the default init vanishes too, more mildly; with BN sigmoid's ratio is about 1, and "
@@ -604,7 +604,7 @@ CLAIMS: list[Claim] = [
           and _between(f["relu_kaiming_grad_ratio"], NEAR_ONE),
           "grad ratio: sigmoid no BN < 1e-3 and < ReLU default no BN < 0.1; sigmoid+BN and ReLU-He "
           "in [0.1, 10]; ReLU+BN > 1",
-          {f"{n}_grad_ratio": f"ch2_cmp_{n}_grad_ratio_init" for n in
+          {f"{n}_grad_ratio": glue_key(ch2.GLUE_PREFIX["activation_comparison"], n, "grad_ratio_init") for n in
            ("sigmoid_none", "relu_none", "sigmoid_batch", "relu_batch", "relu_kaiming")},
           tuple(f"{n}_grad_ratio" for n in ("sigmoid_none", "relu_none", "sigmoid_batch", "relu_batch",
                                             "relu_kaiming"))),
@@ -619,8 +619,8 @@ CLAIMS: list[Claim] = [
           "initialisation and after training; ReLU(BN(x)) is not confined to [0, 1] (its largest output > 1).",
           _m_sig, lambda f: f["init_outside"] > 0.5 and f["trained_outside"] > 0.5 and f["relu_init_max"] > 1.0,
           "fraction outside [0.5, 0.731]: > 0.5 at init and after training; ReLU+BN's largest output at init > 1",
-          {"init_outside": "ch2_sig_init_outside", "trained_outside": "ch2_sig_trained_outside",
-           "relu_init_max": "ch2_relu_init_max"}),
+          {f"{part}_{key}": glue_key(ch2.GLUE_PREFIX["sigmoid_bn_outputs"], part, key)
+           for part, key in (("init", "outside"), ("trained", "outside"), ("relu_init", "max"))}),
     # ---- chapter 3: learning-rate decay
     Claim("ch3_lr_sweep_u_shape", 3,
           "Final training loss against a constant rate is U-shaped: the smallest rate crawls, a middle rate is best, "

@@ -1,93 +1,81 @@
 """Chapter 2 («نرمال‌سازی دسته‌ای، سیگموید یا ReLU؟»): the experiments behind its answers.
 
-Does batch normalization make sigmoid (or tanh) a better choice than ReLU? Every function
-trains deep multilayer perceptrons (``helpers.models.make_mlp``, 10 hidden layers by default)
-on scikit-learn's bundled 8×8 digits (``helpers.data.load_digits``) with the one training
-loop (``helpers.train.fit``) and returns a plain dict of numbers and lists, so the chapter can
-glue them into its prose and a claims benchmark can rerun them on several seeds:
+Does batch normalization make sigmoid (or tanh) a better choice than ReLU? The experiments train
+deep multilayer perceptrons (``helpers.models.make_mlp``, Linear -> [BN] -> activation per hidden
+layer) on scikit-learn's bundled 8×8 digits (``helpers.data.load_digits``: X (N, 64), ten classes)
+with the one training loop (``helpers.train.fit``, plain SGD) and return plain dicts of numbers:
 
 - ``activation_comparison``: sigmoid, tanh and ReLU with and without BN (plus well-initialised
-  baselines without BN): final accuracy and per-layer gradient norms at initialisation and
-  after training;
-- ``bn_position``: BN before vs after the activation, everything else identical;
-- ``dead_relu``: the fraction of ReLU units that output 0 for every training example, with and
-  without BN, at a moderate and a high learning rate;
-- ``sigmoid_bn_outputs``: the distribution of σ(BN(x)) at initialisation and after training,
-  with the learned γ and β (the answer in the seed thread claims it is confined to
-  [σ(0), σ(1)] ≈ [0.5, 0.73]).
-- ``preactivation_spread``: the spread of every activation's input at initialisation, layer by
-  layer (does BN after the activation leave the activations alone, as a comment in the thread says?);
-- ``dead_unit_through_bn``: a ReLU unit dead on every example, followed (or preceded) by BN: does
-  BN revive it, as the asker guesses?
+  baselines without BN): final accuracy and per-layer gradient norms;
+- ``bn_position``: BN before vs after the activation, everything else identical, on several seeds;
+- ``dead_relu``: the fraction of ReLU units that output 0 for every training image;
+- ``sigmoid_bn_outputs``: where σ(BN(x)) lies, at initialisation and after training (the answer in
+  the source thread says it is confined to [σ(0), σ(1)] ≈ [0.5, 0.73]);
+- ``preactivation_spread``: with BN after the activation, how spread out each activation's input is;
+- ``dead_unit_through_bn``: does BN revive a ReLU unit that is dead on every example?
 
-Hidden-layer outputs are measured in training mode on the whole training set as one batch
-(on a copy of the model, so its running statistics are untouched): what BN computes during
-training, and not the running averages, which are still (0, 1) at initialisation.
-
-Results are deterministic for a given ``seed`` on the CPU.
+Their settings (the book's scale) are in ``SETTINGS``; the chapter, the claims registry and the tests
+run them with ``run(name, ...)`` (``helpers.experiments.settings``). Hidden-layer outputs are measured
+in training mode on the whole training set as one batch, on a copy of the model
+(``hidden_outputs``): what BN computes during training. Deterministic for a given seed on the CPU.
 """
 import copy
 import math
 
 import torch
 
+from helpers.checks import check_int
 from helpers.data import load_digits
-from helpers.models import make_mlp
-from helpers.seeding import set_seed
+from helpers.experiments.common import digits_or, finite_or_none, seeded_mlp
+from helpers.experiments.settings import book_runner
 from helpers.train import fit, gradient_norms
 
-NUM_CLASSES = 10
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 # Baselines without BN whose initialisation suits the activation (Glorot & Bengio 2010, He et al. 2015).
 WELL_INITIALISED = (("tanh", "xavier"), ("relu", "kaiming"))
 SIGMOID_0, SIGMOID_1 = 0.5, 1.0 / (1.0 + math.exp(-1.0))  # the answer's claimed range [σ(0), σ(1)]
 
+SETTINGS = {
+    "activation_comparison": {"activations": ACTIVATIONS, "baselines": WELL_INITIALISED, "depth": 10, "hidden": 64,
+                              "lrs": (0.1, 0.5), "steps": 300, "batch_size": 60, "grad_batch": 500},
+    "bn_position": {"seed_offsets": (0, 1, 2), "activations": ACTIVATIONS, "depth": 10, "hidden": 64, "lr": 0.1,
+                    "steps": 300, "batch_size": 60},
+    "dead_relu": {"variants": (("none", "before"), ("batch", "before"), ("batch", "after")), "init": "kaiming",
+                  "depth": 10, "hidden": 64, "lrs": (0.1, 0.4), "steps": 300, "batch_size": 60},
+    "sigmoid_bn_outputs": {"depth": 10, "hidden": 64, "lr": 0.5, "steps": 300, "batch_size": 60, "bins": 50},
+    "preactivation_spread": {"activation": "tanh", "depth": 10, "hidden": 64},
+    "dead_unit_through_bn": {"units": 4, "bias": -1e3},
+}
+TINY = {  # about a second each, for the unit tests (with the tests' 240-image split)
+    "activation_comparison": {"hidden": 16, "steps": 6, "batch_size": 20, "grad_batch": 100},
+    "bn_position": {"seed_offsets": (0, 1), "activations": ("sigmoid", "relu"), "hidden": 16, "steps": 5, "batch_size": 20},
+    "dead_relu": {"depth": 4, "hidden": 16, "steps": 5, "batch_size": 20},
+    "sigmoid_bn_outputs": {"depth": 3, "hidden": 16, "steps": 5, "batch_size": 20, "bins": 20},
+    "preactivation_spread": {"hidden": 16},
+    "dead_unit_through_bn": {},
+}
+GLUE_PREFIX = {"activation_comparison": "ch2_cmp", "bn_position": "ch2_pos", "dead_relu": "ch2_dead",
+               "sigmoid_bn_outputs": "ch2_sig", "preactivation_spread": "ch2_preact",
+               "dead_unit_through_bn": "ch2_deadbn"}
+run = book_runner(__name__)
+
 __all__ = [
-    "activation_comparison",
-    "bn_position",
-    "dead_relu",
-    "sigmoid_bn_outputs",
-    "hidden_outputs",
-    "dead_fractions",
-    "same_linear_weights",
-    "preactivation_spread",
+    "SETTINGS", "TINY", "GLUE_PREFIX", "run",
+    "activation_comparison", "bn_position", "dead_relu", "sigmoid_bn_outputs", "preactivation_spread",
     "dead_unit_through_bn",
-    "ACTIVATIONS",
-    "SIGMOID_0",
-    "SIGMOID_1",
+    "hidden_outputs", "dead_fractions", "same_linear_weights",
+    "ACTIVATIONS", "SIGMOID_0", "SIGMOID_1",
 ]
 
 
-def _data(data, seed):
-    return load_digits(seed=seed) if data is None else data
-
-
-def _mlp(data, *, hidden, depth, activation, norm, seed, norm_position="before", init="default"):
-    """make_mlp whose initial weights depend only on ``seed`` (the norm layers hold no random numbers,
-    so the Linear weights are the same whether BN comes before or after the activation)."""
-    set_seed(seed)
-    return make_mlp(data.X_train.shape[1], hidden, depth, NUM_CLASSES, activation=activation,
-                    norm=norm, norm_position=norm_position, init=init)
-
-
-def _clean(value):
-    """NaN/inf (a diverged run) becomes None, so results stay JSON-friendly and easy to test."""
-    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
-
-
-def _layer_norms(model, X, y):
-    """Per-layer weight-gradient norms as a list in layer order (linear1, ..., linear{depth+1})."""
-    norms = gradient_norms(model, X, y)
-    return [norms[name] for name in sorted(norms, key=lambda n: int(n.removeprefix("linear")))]
-
-
+# --------------------------------------------------------------------------- measuring a model
 @torch.no_grad()
 def hidden_outputs(model, X, *, module_prefix="act"):
     """Outputs of every hidden module named ``{module_prefix}{i}`` for the whole batch X, in layer order.
 
     The forward pass runs in TRAINING mode on a copy of ``model``: BN normalises with the
-    statistics of X itself, and the model's running statistics are left alone. Returns a list of
-    (N, hidden) CPU tensors.
+    statistics of X itself, and the model's running statistics are left alone. X: (N, features);
+    returns a list of (N, hidden) CPU tensors.
     """
     clone = copy.deepcopy(model)
     device = next(clone.parameters()).device
@@ -110,7 +98,7 @@ def dead_fractions(model, X):
 
     A ReLU unit like that is «dead» on this data: its output is constant, so no gradient reaches
     its incoming weights through it. Measured on the activation modules ``act{i}`` (for BN after
-    the activation, that is before the normalisation).
+    the activation, that is before the normalisation). Returns a list of ``depth`` floats.
     """
     return [(out <= 0).all(dim=0).float().mean().item() for out in hidden_outputs(model, X)]
 
@@ -122,87 +110,54 @@ def same_linear_weights(model_a, model_b):
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def preactivation_spread(data, *, seed=0, activation="tanh", norm="batch", norm_position="after", depth=10,
-                         hidden=64):
-    """Per hidden layer, how spread out the input of the activation is at initialisation.
-
-    The input of activation i is the output of ``linear{i}`` (with ``norm_position="after"`` or no
-    norm, nothing stands between them). For each unit, its standard deviation over
-    ``data.X_train`` (training mode, see ``hidden_outputs``), averaged over the units; a list of
-    ``depth`` numbers. With PyTorch's default initialisation and no BN this shrinks geometrically
-    with depth; with BN after the activation every Linear layer after the first reads normalised
-    inputs, so it stays about constant.
-    """
-    model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed,
-                 norm_position=norm_position)
-    outs = hidden_outputs(model, data.X_train, module_prefix="linear")[:depth]  # the last Linear is the output layer
-    return [o.std(dim=0).mean().item() for o in outs]
+def _layer_norms(model, X, y):
+    """Per-layer weight-gradient norms (training mode, one batch) as a list: linear1, ..., linear{depth+1}."""
+    norms = gradient_norms(model, X, y)
+    return [norms[name] for name in sorted(norms, key=lambda n: int(n.removeprefix("linear")))]
 
 
-def dead_unit_through_bn(X, *, units=4, bias=-1e3, seed=0):
-    """A ReLU unit that outputs 0 for every row of ``X`` (its bias is ``bias``), with BN after the ReLU.
-
-    Builds Linear(X.shape[1], units) with unit 0's bias set to ``bias``, runs Linear -> ReLU -> BN
-    in training mode on all of ``X`` and back-propagates a random linear loss. Returns
-    ``{"after_spread"``: max - min of BN's output for the dead unit over X (0: a constant, β),
-    ``"after_grad"``: the norm of the gradient reaching the dead unit's incoming weights,
-    ``"live_grad_min"``: the smallest such norm among the other units, ``"before_positive"``: the
-    fraction of rows on which the same unit's ReLU input is positive when BN comes first
-    (Linear -> BN -> ReLU)``}``.
-    """
-    if units < 2:
-        raise ValueError(f"units must be >= 2 (one dead unit and at least one live one), got {units}")
-    X = torch.as_tensor(X, dtype=torch.float32).cpu()
-    torch.manual_seed(seed)
-    lin, bn = torch.nn.Linear(X.shape[1], units), torch.nn.BatchNorm1d(units)
-    with torch.no_grad():
-        lin.bias[0] = bias
-    out = bn(torch.relu(lin(X)))
-    (out * torch.randn_like(out)).sum().backward()
-    with torch.no_grad():
-        before_positive = (bn(lin(X))[:, 0] > 0).float().mean().item()
-    return {"after_spread": (out[:, 0].max() - out[:, 0].min()).item(),
-            "after_grad": lin.weight.grad[0].norm().item(),
-            "live_grad_min": lin.weight.grad[1:].norm(dim=1).min().item(),
-            "before_positive": before_positive}
-
-
-def _train(model, data, *, lr, steps, batch_size, seed, device, eval_every=None):
+def _train(model, data, *, lr, steps, batch_size, seed, device):
+    """``fit`` (plain SGD, fixed rate) on ``data``, evaluated once at the end; returns its History."""
     return fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
-               batch_size=batch_size, lr=lr, eval_every=eval_every or steps, seed=seed, device=device,
-               progress=False)
+               batch_size=batch_size, lr=lr, eval_every=steps, seed=seed, device=device, progress=False)
 
 
 def _summary(history):
+    """The final numbers of a run (whole training set / test set, eval mode); None for a diverged run."""
     if history.diverged:
         return {"diverged": True, "diverged_at": history.diverged_at, "train_acc": None, "test_acc": None,
                 "train_loss": None}
-    return {"diverged": False, "diverged_at": None, "train_acc": _clean(history.train_acc[-1]),
-            "test_acc": _clean(history.test_acc[-1]), "train_loss": _clean(history.eval_train_loss[-1])}
+    return {"diverged": False, "diverged_at": None, "train_acc": finite_or_none(history.train_acc[-1]),
+            "test_acc": finite_or_none(history.test_acc[-1]),
+            "train_loss": finite_or_none(history.eval_train_loss[-1])}
 
 
-def activation_comparison(*, seed=0, depth=10, hidden=64, activations=ACTIVATIONS, lrs=(0.1, 0.5), steps=300,
-                          batch_size=60, grad_batch=500, baselines=WELL_INITIALISED, data=None, device=None):
-    """Deep sigmoid, tanh and ReLU networks with and without BN; accuracy and per-layer gradient norms.
+def _ratio(values, first, last):
+    """values[first] / values[last], None when the denominator is 0."""
+    return values[first] / values[last] if values[last] > 0 else None
 
-    Every network has ``depth`` hidden layers of ``hidden`` units and PyTorch's default
-    initialisation, so BN is the only difference between the two variants of an activation;
-    ``baselines`` adds networks WITHOUT BN whose initialisation suits the activation (Xavier for
-    tanh, He/Kaiming for ReLU). Each network is trained at every learning rate of ``lrs`` from the
-    same initial weights and mini-batches; the run with the lowest final training loss is kept
-    (diverged runs never are). SGD without momentum.
 
-    Per-layer gradient norms ‖∂L/∂W_l‖ (layers 1..depth+1, the last is the output layer) are
-    measured on the first ``grad_batch`` training images in training mode, at initialisation
-    and after training (the kept run).
+# --------------------------------------------------------------------------- the experiments
+def activation_comparison(*, seed, activations, baselines, depth, hidden, lrs, steps, batch_size, grad_batch,
+                          data=None, device=None):
+    """Deep sigmoid, tanh and ReLU networks with and without BN: accuracy and per-layer gradient norms.
 
-    Returns ``{"config", "names", "runs": {name: {...}}}`` with names like "sigmoid_none",
-    "sigmoid_batch", "relu_kaiming"; each run has activation, norm, init, best_lr, train_acc,
-    test_acc, train_loss (whole training set, eval mode), ``per_lr`` (the summary at each lr),
-    grad_init, grad_trained (lists) and grad_ratio_init / grad_ratio_trained (first / last
-    hidden layer).
+    For each activation, two networks with ``depth`` hidden layers of ``hidden`` units and PyTorch's
+    default initialisation, without and with BN (Linear -> BN -> activation), so BN is their only
+    difference; ``baselines`` (activation, init) pairs add networks WITHOUT BN whose initialisation
+    suits the activation (Xavier for tanh, He for ReLU). Each network is trained at every rate of
+    ``lrs`` from the same initial weights and mini-batches (``steps`` SGD steps of ``batch_size``);
+    the run with the lowest final training loss is kept (a diverged run never is).
+
+    Gradient norms ‖∂L/∂W_l‖ of layers 1..depth+1 (the last is the output layer) are measured on the
+    first ``grad_batch`` training images, in training mode, at initialisation and after training.
+
+    Returns ``{"config", "names", "runs": {name: run}}``, names like "sigmoid_none", "sigmoid_batch",
+    "relu_kaiming"; a run holds activation, norm, init, best_lr, train_acc, test_acc, train_loss
+    (whole training set, eval mode), ``per_lr`` (the summary at each rate), grad_init and grad_trained
+    (lists of depth + 1 norms) and grad_ratio_init / grad_ratio_trained (first / last hidden layer).
     """
-    data = _data(data, seed)
+    data = digits_or(data, seed)
     Xg, yg = data.X_train[:grad_batch], data.y_train[:grad_batch]
     variants = [(act, norm, "default") for act in activations for norm in ("none", "batch")]
     variants += [(act, "none", init) for act, init in baselines]
@@ -210,74 +165,73 @@ def activation_comparison(*, seed=0, depth=10, hidden=64, activations=ACTIVATION
                       "batch_size": batch_size, "grad_batch": len(yg)}, "names": [], "runs": {}}
     for act, norm, init in variants:
         name = f"{act}_{norm}" if init == "default" else f"{act}_{init}"
-        grad_init = _layer_norms(_mlp(data, hidden=hidden, depth=depth, activation=act, norm=norm,
-                                      seed=seed, init=init), Xg, yg)
+
+        def model():
+            return seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=act, norm=norm, init=init)
+
+        grad_init = _layer_norms(model(), Xg, yg)
         per_lr, best, best_model = [], None, None
         for lr in lrs:
-            model = _mlp(data, hidden=hidden, depth=depth, activation=act, norm=norm, seed=seed, init=init)
-            summary = {"lr": lr, **_summary(_train(model, data, lr=lr, steps=steps, batch_size=batch_size,
-                                                    seed=seed, device=device))}
+            net = model()
+            summary = {"lr": lr, **_summary(_train(net, data, lr=lr, steps=steps, batch_size=batch_size,
+                                                   seed=seed, device=device))}
             per_lr.append(summary)
             if summary["train_loss"] is not None and (best is None or summary["train_loss"] < best["train_loss"]):
-                best, best_model = summary, model
-        run = {"activation": act, "norm": norm, "init": init, "per_lr": per_lr, "grad_init": grad_init,
-               "grad_ratio_init": grad_init[0] / grad_init[depth - 1] if grad_init[depth - 1] > 0 else None}
-        if best is None:
-            run.update({"best_lr": None, "train_acc": None, "test_acc": None, "train_loss": None,
-                        "grad_trained": None, "grad_ratio_trained": None})
-        else:
-            grad_trained = _layer_norms(best_model, Xg, yg)
-            run.update({"best_lr": best["lr"], "train_acc": best["train_acc"], "test_acc": best["test_acc"],
-                        "train_loss": best["train_loss"], "grad_trained": grad_trained,
-                        "grad_ratio_trained": grad_trained[0] / grad_trained[depth - 1]
-                        if grad_trained[depth - 1] > 0 else None})
+                best, best_model = summary, net
+        kept = best or dict.fromkeys(("lr", "train_acc", "test_acc", "train_loss"))  # every rate diverged: None
+        grad_trained = None if best is None else _layer_norms(best_model, Xg, yg)
         out["names"].append(name)
-        out["runs"][name] = run
+        out["runs"][name] = {
+            "activation": act, "norm": norm, "init": init, "per_lr": per_lr, "best_lr": kept["lr"],
+            "train_acc": kept["train_acc"], "test_acc": kept["test_acc"], "train_loss": kept["train_loss"],
+            "grad_init": grad_init, "grad_trained": grad_trained,
+            "grad_ratio_init": _ratio(grad_init, 0, depth - 1),
+            "grad_ratio_trained": None if grad_trained is None else _ratio(grad_trained, 0, depth - 1)}
     return out
 
 
-def bn_position(*, seeds=(0, 1, 2), activations=ACTIVATIONS, positions=("before", "after"), lr=0.1, steps=300,
-                depth=10, hidden=64, batch_size=60, data_for_seed=None, device=None):
-    """BN before vs after the activation, a controlled comparison.
+def bn_position(*, seed, seed_offsets, activations, depth, hidden, lr, steps, batch_size, data_for_seed=None,
+                device=None):
+    """BN before vs after the activation (Linear -> BN -> act vs Linear -> act -> BN), a controlled comparison.
 
-    For each seed and activation the two networks start from IDENTICAL Linear weights (checked,
-    ``same_init``), see the same mini-batches in the same order and use the same learning rate
-    and number of steps; only the place of the BN layer differs (Linear → BN → act vs
-    Linear → act → BN). Each seed also draws its own train/test split of the digits
-    (``data_for_seed(seed)``, by default ``load_digits(seed=seed)``).
+    Runs the seeds ``seed + k`` for k in ``seed_offsets``. For each seed and activation the two
+    networks start from IDENTICAL Linear weights (checked: ``same_init``), see the same mini-batches
+    in the same order and use the same rate and number of steps; only the place of the BN layer
+    differs. Each seed draws its own train/test split (``data_for_seed(seed)``, by default
+    ``load_digits(seed=seed)``), so a seed's rows do not depend on the other seeds: a claim reruns one
+    seed s with ``run("bn_position", seed=s, subset={"seed_offsets": (0,)})``.
 
     Returns ``{"config", "seeds", "activations", "positions", act: {position: [summary per seed]},
     "mean": {act: {position: {train_loss, train_acc, test_acc}}}, "after_wins": {act: {"train_loss":
     k, "test_acc": k}}, "same_init": bool}``, where ``after_wins`` counts the seeds on which "after"
     had the lower final training loss / the higher test accuracy (ties count for neither).
     """
-    if tuple(positions) != ("before", "after"):
-        raise ValueError(f"positions must be ('before', 'after'), got {positions!r}")
+    seeds = [seed + k for k in seed_offsets]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seed_offsets must be distinct; got {seed_offsets!r}")
+    positions = ("before", "after")
     data_for_seed = data_for_seed or (lambda s: load_digits(seed=s))
     out = {"config": {"lr": lr, "steps": steps, "depth": depth, "hidden": hidden, "batch_size": batch_size},
-           "seeds": list(seeds), "activations": list(activations), "positions": list(positions),
+           "seeds": seeds, "activations": list(activations), "positions": list(positions),
            "mean": {}, "after_wins": {}}
     same_init = True
     for act in activations:
         out[act] = {pos: [] for pos in positions}
-    for seed in seeds:
-        data = data_for_seed(seed)
+    for s in seeds:
+        data = data_for_seed(s)
         for act in activations:
-            models = {}
-            for pos in positions:
-                models[pos] = _mlp(data, hidden=hidden, depth=depth, activation=act, norm="batch", seed=seed,
-                                   norm_position=pos)
+            models = {pos: seeded_mlp(data, seed=s, hidden=hidden, depth=depth, activation=act, norm="batch",
+                                      norm_position=pos) for pos in positions}
             same_init = same_init and same_linear_weights(models["before"], models["after"])
             for pos in positions:
-                h = _train(models[pos], data, lr=lr, steps=steps, batch_size=batch_size, seed=seed, device=device)
-                out[act][pos].append({"seed": seed, **_summary(h)})
+                h = _train(models[pos], data, lr=lr, steps=steps, batch_size=batch_size, seed=s, device=device)
+                out[act][pos].append({"seed": s, **_summary(h)})
     for act in activations:
-        out["mean"][act] = {}
-        for pos in positions:
-            rows = out[act][pos]
-            out["mean"][act][pos] = {
-                key: (None if any(r[key] is None for r in rows) else sum(r[key] for r in rows) / len(rows))
-                for key in ("train_loss", "train_acc", "test_acc")}
+        out["mean"][act] = {
+            pos: {key: (None if any(r[key] is None for r in out[act][pos])
+                        else sum(r[key] for r in out[act][pos]) / len(out[act][pos]))
+                  for key in ("train_loss", "train_acc", "test_acc")}
+            for pos in positions}
         wins = {"train_loss": 0, "test_acc": 0}
         for before, after in zip(out[act]["before"], out[act]["after"]):
             if before["train_loss"] is not None and after["train_loss"] is not None:
@@ -288,42 +242,39 @@ def bn_position(*, seeds=(0, 1, 2), activations=ACTIVATIONS, positions=("before"
     return out
 
 
-def dead_relu(*, seed=0, lrs=(0.1, 0.4), variants=(("none", "before"), ("batch", "before"), ("batch", "after")),
-              init="kaiming", steps=300, depth=10, hidden=64, batch_size=60, data=None, device=None):
+def dead_relu(*, seed, variants, init, depth, hidden, lrs, steps, batch_size, data=None, device=None):
     """Dead ReLU units with and without BN, at each learning rate of ``lrs``.
 
-    A unit is dead when its ReLU outputs 0 for every training image (``dead_fractions``). The
-    networks are initialised with ``init`` (He/Kaiming by default, which lets the network without
-    BN train at a moderate rate); variants are ``(norm, norm_position)`` pairs, all trained from the
-    same Linear weights and mini-batches. Also reports, without training, the dead fraction at
-    PyTorch's default initialisation with no BN (``default_init_dead``), where the signal shrinks
-    layer by layer until the biases decide the sign of every pre-activation.
+    A unit is dead when its ReLU outputs 0 for every training image (``dead_fractions``). The ReLU
+    networks (``depth`` hidden layers of ``hidden`` units) are initialised with ``init`` (He/Kaiming
+    in the book, so that the network without BN trains at a moderate rate); ``variants`` are
+    ``(norm, norm_position)`` pairs, all trained from the same Linear weights and mini-batches. Also
+    reports, without training, the dead fraction at PyTorch's default initialisation with no BN
+    (``default_init_dead``), where the signal shrinks layer by layer until the biases decide the sign
+    of every pre-activation.
 
     Returns ``{"config", "lrs", "variants": [names], name: [{"lr", "diverged", "diverged_at",
     "train_acc", "test_acc", "train_loss", "dead_init" (per layer), "dead" (per layer, None if
-    diverged), "dead_mean", "dead_init_mean"}], "default_init_dead": [per layer],
+    diverged), "dead_mean", "dead_init_mean"} per rate], "default_init_dead": [per layer],
     "default_init_dead_mean"}`` with names "none", "batch_before", "batch_after".
     """
-    data = _data(data, seed)
+    data = digits_or(data, seed)
     names = [norm if norm == "none" else f"{norm}_{pos}" for norm, pos in variants]
     out = {"config": {"init": init, "steps": steps, "depth": depth, "hidden": hidden, "batch_size": batch_size},
            "lrs": list(lrs), "variants": names}
     for name, (norm, pos) in zip(names, variants):
         rows = []
         for lr in lrs:
-            model = _mlp(data, hidden=hidden, depth=depth, activation="relu", norm=norm, seed=seed,
-                         norm_position=pos, init=init)
+            model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation="relu", norm=norm,
+                               norm_position=pos, init=init)
             dead_init = dead_fractions(model, data.X_train)
             h = _train(model, data, lr=lr, steps=steps, batch_size=batch_size, seed=seed, device=device)
-            row = {"lr": lr, **_summary(h), "dead_init": dead_init, "dead_init_mean": sum(dead_init) / len(dead_init)}
-            if h.diverged:
-                row.update({"dead": None, "dead_mean": None})
-            else:
-                dead = dead_fractions(model, data.X_train)
-                row.update({"dead": dead, "dead_mean": sum(dead) / len(dead)})
-            rows.append(row)
+            dead = None if h.diverged else dead_fractions(model, data.X_train)
+            rows.append({"lr": lr, **_summary(h), "dead_init": dead_init,
+                         "dead_init_mean": sum(dead_init) / len(dead_init),
+                         "dead": dead, "dead_mean": None if dead is None else sum(dead) / len(dead)})
         out[name] = rows
-    default = _mlp(data, hidden=hidden, depth=depth, activation="relu", norm="none", seed=seed, init="default")
+    default = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation="relu", norm="none")
     out["default_init_dead"] = dead_fractions(default, data.X_train)
     out["default_init_dead_mean"] = sum(out["default_init_dead"]) / depth
     return out
@@ -338,48 +289,97 @@ def _range_stats(values):
     inside = ((values >= SIGMOID_0) & (values <= SIGMOID_1)).float().mean().item()
     return {"min": values.min().item(), "max": values.max().item(), "inside": inside, "outside": 1.0 - inside,
             "below_half": (values < SIGMOID_0).float().mean().item(),
-            "below_0.1": (values < 0.1).float().mean().item(), "above_0.9": (values > 0.9).float().mean().item()}
+            "below_01": (values < 0.1).float().mean().item(), "above_09": (values > 0.9).float().mean().item()}
 
 
-def sigmoid_bn_outputs(*, seed=0, depth=10, hidden=64, lr=0.1, steps=300, batch_size=60, bins=50, data=None,
-                       device=None):
+def sigmoid_bn_outputs(*, seed, depth, hidden, lr, steps, batch_size, bins, data=None, device=None):
     """Where do the outputs σ(BN(x)) of a deep sigmoid network with BN actually lie?
 
-    Trains one network (Linear → BN → sigmoid, ``depth`` hidden layers) and measures, at
-    initialisation and after training, the outputs of every sigmoid on the whole training set
-    (training mode, see ``hidden_outputs``), pooled over all layers: a histogram over [0, 1]
-    (``bins`` bins, as fractions), min, max, the fraction inside the answer's claimed range
-    [σ(0), σ(1)] ≈ [0.5, 0.731] and outside it, below 0.5 (``below_half``), below 0.1 and above 0.9. Also
-    the same per layer, and the learned γ and β of every BN layer (all values, and their
-    min/mean/max over the network). For comparison, the largest output of ReLU(BN(x)) at
-    initialisation (the answer says ReLU with BN «spreads between 0 and 1»).
+    Trains one network (Linear -> BN -> sigmoid, ``depth`` hidden layers of ``hidden`` units) and
+    measures, at initialisation and after training, the outputs of every sigmoid on the whole
+    training set (training mode, see ``hidden_outputs``; N × hidden values per layer), pooled over
+    the layers: a histogram over [0, 1] (``bins`` bins, as fractions), min, max, the fraction inside
+    the answer's claimed range [σ(0), σ(1)] ≈ [0.5, 0.731] and outside it, below 0.5
+    (``below_half``), below 0.1 (``below_01``) and above 0.9 (``above_09``); the same per layer
+    (``per_layer``), and at initialisation the spread of x̂ itself (``xhat_std``, ``xhat_in_0_1``).
+    Also the learned γ and β of every BN layer (all values, min/mean/max, per-layer means) and, for
+    comparison, the outputs of ReLU(BN(x)) at initialisation (``relu_init``: max, the fraction above
+    1 and at 0; the answer says ReLU with BN «spreads between 0 and 1»).
     """
-    data = _data(data, seed)
-    model = _mlp(data, hidden=hidden, depth=depth, activation="sigmoid", norm="batch", seed=seed)
+    data = digits_or(data, seed)
+    model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation="sigmoid", norm="batch")
     init_outs = hidden_outputs(model, data.X_train)
-    pre_init = torch.cat([o.flatten() for o in hidden_outputs(model, data.X_train, module_prefix="norm")])
+    xhat = torch.cat([o.flatten() for o in hidden_outputs(model, data.X_train, module_prefix="norm")])
     h = _train(model, data, lr=lr, steps=steps, batch_size=batch_size, seed=seed, device=device)
-    out = {"config": {"depth": depth, "hidden": hidden, "lr": lr, "steps": steps, "batch_size": batch_size,
-                      "bins": bins}, "claimed_range": [SIGMOID_0, SIGMOID_1], **_summary(h)}
     if h.diverged:
         raise RuntimeError(f"the sigmoid+BN network diverged at step {h.diverged_at}; lower lr={lr}")
-    trained_outs = hidden_outputs(model, data.X_train)
-    for tag, outs in (("init", init_outs), ("trained", trained_outs)):
+    out = {"config": {"depth": depth, "hidden": hidden, "lr": lr, "steps": steps, "batch_size": batch_size,
+                      "bins": bins}, "claimed_range": [SIGMOID_0, SIGMOID_1], **_summary(h)}
+    for tag, outs in (("init", init_outs), ("trained", hidden_outputs(model, data.X_train))):
         pooled = torch.cat([o.flatten() for o in outs])
         out[tag] = {"hist": _histogram(pooled, bins), **_range_stats(pooled),
                     "per_layer": [_range_stats(o.flatten()) for o in outs]}
     # x̂ itself at initialisation (γ = 1, β = 0): standardised, so far wider than [0, 1]
-    out["init"]["bn_out_std"] = pre_init.std().item()
-    out["init"]["bn_out_in_0_1"] = ((pre_init >= 0) & (pre_init <= 1)).float().mean().item()
-    gammas = [model.get_submodule(f"norm{i}").weight.detach().cpu() for i in range(1, depth + 1)]
-    betas = [model.get_submodule(f"norm{i}").bias.detach().cpu() for i in range(1, depth + 1)]
-    g, b = torch.cat(gammas), torch.cat(betas)
-    out["gamma"] = {"values": g.tolist(), "min": g.min().item(), "mean": g.mean().item(), "max": g.max().item(),
-                    "per_layer_mean": [x.mean().item() for x in gammas]}
-    out["beta"] = {"values": b.tolist(), "min": b.min().item(), "mean": b.mean().item(), "max": b.max().item(),
-                   "per_layer_mean": [x.mean().item() for x in betas]}
-    relu = _mlp(data, hidden=hidden, depth=depth, activation="relu", norm="batch", seed=seed)
+    out["init"]["xhat_std"] = xhat.std().item()
+    out["init"]["xhat_in_0_1"] = ((xhat >= 0) & (xhat <= 1)).float().mean().item()
+    for key, attr in (("gamma", "weight"), ("beta", "bias")):
+        per_layer = [getattr(model.get_submodule(f"norm{i}"), attr).detach().cpu() for i in range(1, depth + 1)]
+        values = torch.cat(per_layer)
+        out[key] = {"values": values.tolist(), "min": values.min().item(), "mean": values.mean().item(),
+                    "max": values.max().item(), "per_layer_mean": [x.mean().item() for x in per_layer]}
+    relu = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation="relu", norm="batch")
     relu_outs = torch.cat([o.flatten() for o in hidden_outputs(relu, data.X_train)])
     out["relu_init"] = {"max": relu_outs.max().item(), "above_1": (relu_outs > 1).float().mean().item(),
                         "zero": (relu_outs <= 0).float().mean().item()}
     return out
+
+
+def preactivation_spread(*, seed, activation, depth, hidden, data=None):
+    """At initialisation, how spread out the input of every activation is, with BN after it and without BN.
+
+    The input of activation i is the output of ``linear{i}`` (with BN after the activation, or no BN,
+    nothing stands between them). For each unit, its standard deviation over ``data.X_train``
+    (training mode, see ``hidden_outputs``), averaged over the units: a list of ``depth`` numbers for
+    the network with BN after the activation (``"after"``) and for the same network without BN
+    (``"none"``), from the same initial weights. ``after_ratio`` / ``none_ratio``: the last layer's
+    spread over the second's (layer 2 is the first whose input was normalised). With PyTorch's
+    default initialisation and no BN the spread shrinks geometrically with depth; with BN after the
+    activation every Linear layer after the first reads normalised inputs, so it stays about constant.
+    """
+    check_int("depth", depth, min=2)  # the ratios compare the last layer with layer 2
+    data = digits_or(data, seed)
+    out = {}
+    for name, norm in (("after", "batch"), ("none", "none")):
+        model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, norm=norm,
+                           norm_position="after")
+        outs = hidden_outputs(model, data.X_train, module_prefix="linear")[:depth]  # the last Linear is the output
+        out[name] = [o.std(dim=0).mean().item() for o in outs]
+        out[f"{name}_ratio"] = out[name][-1] / out[name][1]
+    return out
+
+
+def dead_unit_through_bn(*, seed, units, bias, data=None):
+    """A ReLU unit that outputs 0 for every training image (its bias is ``bias``), with BN after the ReLU.
+
+    Builds Linear(64, ``units``) with unit 0's bias set to ``bias``, runs Linear -> ReLU -> BN in
+    training mode on all of ``data.X_train`` (N, 64) and back-propagates a random linear loss. Returns
+    ``{"after_spread"``: max - min of BN's output for the dead unit over the images (0: a constant, β),
+    ``"after_grad"``: the norm of the gradient reaching the dead unit's incoming weights,
+    ``"live_grad_min"``: the smallest such norm among the other units, ``"before_positive"``: the
+    fraction of images on which the same unit's ReLU input is positive when BN comes first
+    (Linear -> BN -> ReLU)``}``.
+    """
+    check_int("units", units, min=2)  # one dead unit and at least one live one
+    X = torch.as_tensor(digits_or(data, seed).X_train, dtype=torch.float32).cpu()
+    torch.manual_seed(seed)
+    lin, bn = torch.nn.Linear(X.shape[1], units), torch.nn.BatchNorm1d(units)
+    with torch.no_grad():
+        lin.bias[0] = bias
+    out = bn(torch.relu(lin(X)))
+    (out * torch.randn_like(out)).sum().backward()
+    with torch.no_grad():
+        before_positive = (bn(lin(X))[:, 0] > 0).float().mean().item()
+    return {"after_spread": (out[:, 0].max() - out[:, 0].min()).item(),
+            "after_grad": lin.weight.grad[0].norm().item(),
+            "live_grad_min": lin.weight.grad[1:].norm(dim=1).min().item(),
+            "before_positive": before_positive}
