@@ -110,3 +110,23 @@ def test_each_experiment_the_chapter_runs_is_shown_and_its_call_is_visible(n):
             assert {"remove-input", "hide-output"} <= tags, f"{notebook}: a show_code cell is tagged remove-input, hide-output"
     for name in sorted(set(re.findall(rf"\b{alias}\.run\(\s*[\"'](\w+)[\"']", code))):
         assert re.search(rf"\b{alias}\.{name}\b", shown), f"{notebook} runs {name!r} but never shows its code (show_code)"
+
+
+@pytest.mark.parametrize("n", sorted(CHAPTERS))
+def test_glue_keys_come_from_the_module_prefixes(n):
+    """The notebook glues under ``GLUE_PREFIX`` and the claims name the same figures through it, so a
+    renamed prefix is caught here, before any build."""
+    mod = _module(n)
+    prefixes = mod.GLUE_PREFIX
+    assert set(prefixes) <= set(mod.SETTINGS), f"GLUE_PREFIX names experiments not in SETTINGS: {set(prefixes) - set(mod.SETTINGS)}"
+    for name, prefix in prefixes.items():
+        assert re.fullmatch(rf"ch{n}(_\w+)?", prefix), f"{name}: glue prefix {prefix!r} must start with ch{n}"
+    code = _code(CHAPTERS[n][1])
+    assert "GLUE_PREFIX[" in code, f"{CHAPTERS[n][1]} does not glue through GLUE_PREFIX"
+    claims = importlib.import_module("benchmarks.claims")
+    for claim in claims.CLAIMS:
+        if claim.chapter != n:
+            continue
+        for figure, key in claim.book_keys.items():
+            assert any(key.startswith(p + "_") for p in prefixes.values()), (
+                f"claim {claim.name}: book key {key!r} ({figure}) is not under any of chapter {n}'s glue prefixes")
