@@ -58,8 +58,8 @@ def check_int(name: str, value, *, min: int | None = None, max: int | None = Non
     ``ValueError("depth must be an int >= 0; got -1")``.
     """
     expected = _article(_bounds("int", min, max))
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be {expected}; got bool {value!r}")
+    if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dim() != 0):
+        raise TypeError(f"{name} must be {expected}; got {type(value).__name__} {value!r}")
     try:
         value = operator.index(value)
     except TypeError:

@@ -123,7 +123,8 @@ def col2im(cols: torch.Tensor, input_shape, kernel_size, stride=1, padding=0) ->
     cols: (N, C*kh*kw, L); input_shape: (N, C, H, W) of the image ``im2col`` was
     called on (an (H, W) pair is accepted too, as ``F.fold``'s ``output_size``).
     Returns x: (N, C, H, W), equal to
-    ``F.fold(cols, (H, W), kernel_size, padding=padding, stride=stride)``.
+    ``F.fold(cols, (H, W), kernel_size, padding=padding, stride=stride)`` (keywords: ``F.fold``'s
+    positional order is ``(output_size, kernel_size, dilation, padding, stride)``).
 
     This is what the backward pass of a convolution needs: a pixel that sits in
     several receptive fields receives the sum of their gradients. Vectorised:

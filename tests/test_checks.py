@@ -15,7 +15,7 @@ def test_check_int_accepts_ints_and_returns_a_python_int(value):
     assert got == 3 and type(got) is int
 
 
-@pytest.mark.parametrize("value", [3.0, "3", None, True, False, torch.tensor(3.0), [3]])
+@pytest.mark.parametrize("value", [3.0, "3", None, True, False, torch.tensor(3.0), torch.tensor([3]), [3]])
 def test_check_int_refuses_other_kinds_with_a_type_error(value):
     with pytest.raises(TypeError, match=r"^n must be an int >= 1; got "):
         check_int("n", value, min=1)
