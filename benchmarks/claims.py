@@ -46,7 +46,7 @@ from typing import Callable
 import torch
 
 from helpers.experiments import ch2_bn_sigmoid_relu as ch2
-from helpers.experiments import ch1_batchnorm as bnx
+from helpers.experiments import ch1_batchnorm as ch1
 from helpers.experiments import ch3_lr_decay as lx
 from helpers.experiments import ch5_resnet as ch5
 from helpers.experiments import ch4_vanishing_gradients as ch4
@@ -68,43 +68,39 @@ FLOAT32_TINY = torch.finfo(torch.float32).tiny
 # (the CUDA path is checked separately in tests/test_cuda.py).
 
 def _ch1_steps(seed):
-    return bnx.steps_to_target(seed=seed, target=0.95, lr=0.5, hidden=100, depth=3, batch_size=60,
-                               max_steps=2000, device="cpu")
+    return ch1.run("steps_to_target", seed=seed, device="cpu")
 
 
 def _ch1_lr(seed):
-    return bnx.lr_sweep(seed=seed, lrs=(0.03, 0.3, 1.0, 3.0, 10.0), steps=300, device="cpu")
+    return ch1.run("lr_sweep", seed=seed, device="cpu")
 
 
 def _ch1_init(seed):
-    return bnx.init_scale_sweep(seed=seed, scales=(0.1, 1.0, 10.0), lr=0.1, steps=300, device="cpu")
+    return ch1.run("init_scale_sweep", seed=seed, device="cpu")
 
 
 def _ch1_deep(seed):
-    return bnx.deep_network(seed=seed, depth=10, hidden=100, activation="sigmoid", lr=0.5, steps=400,
-                            device="cpu")
+    return ch1.run("deep_network", seed=seed, device="cpu")
 
 
 def _ch1_small(seed):
-    return bnx.small_batch(seed=seed, batch_sizes=(2, 4, 32), epochs=1, base_lr=0.4, hidden=64, depth=2,
-                           num_groups=8, device="cpu")
+    return ch1.run("small_batch", seed=seed, device="cpu")
 
 
 def _ch1_primer(seed):
-    return bnx.init_primer(seed=seed, depth=10, hidden=100, activations=("tanh", "relu"),
-                           inits=("default", "xavier", "kaiming"))
+    return ch1.run("init_primer", seed=seed)
 
 
 def _ch1_standardize(seed):
-    return bnx.standardize_demo(seed=seed)
+    return ch1.run("standardize_demo", seed=seed)
 
 
 def _ch1_conditioning(seed):
-    return bnx.conditioning_demo(seed=seed, n=1000, scale=10.0, rho=0.9)
+    return ch1.run("conditioning_demo", seed=seed)
 
 
 def _ch1_gap(seed):
-    return bnx.generalization_gap(seed=seed, lr=0.1, steps=600, batch_size=32, test_time_stats=True, device="cpu")
+    return ch1.run("generalization_gap", seed=seed, device="cpu")
 
 
 def _ch2_cmp(seed):
@@ -253,8 +249,8 @@ def _m_steps(seed):
 def _m_lr(seed):
     r = experiment("ch1_lr_sweep", seed)
     top = len(r["lrs"]) - 1
-    return {"max_lr_without_bn": bnx.highest_trainable_lr(r, "none", threshold=0.9),
-            "max_lr_with_bn": bnx.highest_trainable_lr(r, "batch", threshold=0.9),
+    return {"max_lr_without_bn": ch1.highest_trainable_lr(r, "none"),
+            "max_lr_with_bn": ch1.highest_trainable_lr(r, "batch"),
             "bn_test_acc_at_lr_10": r["batch"][top]["test_acc"]}
 
 
@@ -466,19 +462,25 @@ def _between(value, lo_hi):
     return value is not None and lo_hi[0] <= value <= lo_hi[1]
 
 
+# chapter 1's glue keys: helpers.notebook.glue_key(ch1.GLUE_PREFIX[experiment], ...), as the chapter glues them
+_st, _lr, _init, _deep, _sb, _primer, _std, _cond, _gap = (
+    functools.partial(glue_key, ch1.GLUE_PREFIX[name]) for name in (
+        "steps_to_target", "lr_sweep", "init_scale_sweep", "deep_network", "small_batch", "init_primer",
+        "standardize_demo", "conditioning_demo", "generalization_gap"))
+
 CLAIMS: list[Claim] = [
     # ---- chapter 1: batch normalization
     Claim("bn_fewer_steps", 1,
           "With BN the sigmoid MLP reaches 95 % train accuracy in several times fewer steps (paper: 14x on ImageNet).",
           _m_steps, lambda f: f["ratio"] is not None and f["ratio"] >= 2,
           "steps without BN / steps with BN >= 2",
-          {"steps_without_bn": "bn_st_none_steps", "steps_with_bn": "bn_st_batch_steps", "ratio": "bn_st_ratio"}),
+          {"steps_without_bn": _st("none", "steps"), "steps_with_bn": _st("batch", "steps"), "ratio": _st("ratio")}),
     Claim("bn_higher_lr", 1,
           "The highest learning rate that still gives >= 90 % test accuracy is larger with BN; BN fails at lr 10 too.",
           _m_lr, lambda f: (f["max_lr_with_bn"] or 0) > (f["max_lr_without_bn"] or 0)
           and _acc(f["bn_test_acc_at_lr_10"]) < TRAINS_ACC,
           "max lr with BN > max lr without BN (None = 0), and BN's test accuracy at lr 10 < 0.9",
-          {"max_lr_without_bn": "bn_lr_max_none", "max_lr_with_bn": "bn_lr_max_bn"}),
+          {"max_lr_without_bn": _lr("max", "none"), "max_lr_with_bn": _lr("max", "bn")}),
     Claim("bn_init_scale", 1,
           "Without BN only the default initial scale trains (x0.1 learns nothing, x10 is unstable); with BN all three "
           "train (x0.1 and x1 to >= 90 %, x10 to >= 85 %), x10 below x1: less sensitive, not insensitive.",
@@ -488,16 +490,16 @@ CLAIMS: list[Claim] = [
           and BN_X10_ACC <= _acc(f["test_acc_with_bn_x10"]) < _acc(f["test_acc_with_bn_x1"]),
           "no BN: x0.1 <= 0.2, x10 < 0.9, x1 >= 0.9; BN: x0.1, x1 >= 0.9, 0.85 <= x10 < x1 "
           "(test accuracy; diverged = 0)",
-          {"test_acc_without_bn_x0.1": "bn_init_none_small", "test_acc_without_bn_x1": "bn_init_none_one",
-           "test_acc_with_bn_x0.1": "bn_init_batch_small", "test_acc_with_bn_x1": "bn_init_batch_one",
-           "test_acc_with_bn_x10": "bn_init_batch_big"}),
+          {"test_acc_without_bn_x0.1": _init("none", "small"), "test_acc_without_bn_x1": _init("none", "one"),
+           "test_acc_with_bn_x0.1": _init("batch", "small"), "test_acc_with_bn_x1": _init("batch", "one"),
+           "test_acc_with_bn_x10": _init("batch", "big")}),
     Claim("bn_deep_sigmoid", 1,
           "A 10-layer sigmoid MLP stays at chance without BN (first/last gradient ratio tiny) and trains with BN (ratio ~1).",
           _m_deep, lambda f: _acc(f["train_acc_without_bn"]) <= CHANCE_ACC and _acc(f["train_acc_with_bn"]) >= TRAINS_ACC
           and _lt(f["grad_ratio_without_bn"], 1e-3) and _between(f["grad_ratio_with_bn"], NEAR_ONE),
           "train acc: no BN <= 0.2, BN >= 0.9; grad ratio: no BN < 1e-3, BN in [0.1, 10]",
-          {"train_acc_without_bn": "bn_deep_none_train", "train_acc_with_bn": "bn_deep_batch_train",
-           "grad_ratio_without_bn": "bn_deep_none_ratio", "grad_ratio_with_bn": "bn_deep_batch_ratio"}),
+          {"train_acc_without_bn": _deep("none", "train"), "train_acc_with_bn": _deep("batch", "train"),
+           "grad_ratio_without_bn": _deep("none", "ratio"), "grad_ratio_with_bn": _deep("batch", "ratio")}),
     Claim("bn_small_batch", 1,
           "At batch size 2 BN's test accuracy drops below LayerNorm's, GroupNorm's and no normalisation's; "
           "Batch Renorm lies between; at batch 32 all are close (compared with that drop).",
@@ -505,15 +507,14 @@ CLAIMS: list[Claim] = [
           and f["spread_bs32"] < (f["others_bs2"] - f["batch_bs2"]) / 2,
           "bs 2: BN < Batch Renorm < min(LN, GN, none) =: others; bs 32: (max - min over the five) "
           "< half of BN's drop (others - BN) at bs 2",
-          {"batch_bs2": "bn_sb_batch_2", "layer_bs2": "bn_sb_layer_2", "group_bs2": "bn_sb_group_2",
-           "none_bs2": "bn_sb_none_2", "batch_renorm_bs2": "bn_sb_batch_renorm_2"},
+          {f"{norm}_bs2": _sb(norm, "2") for norm in ("batch", "layer", "group", "none", "batch_renorm")},
           ("batch_bs2", "batch_renorm_bs2", "layer_bs2", "group_bs2", "none_bs2", "spread_bs32")),
     Claim("bn_eval_in_train_mode", 1,
           "Evaluating a BN model in training mode with small test batches is worse than evaluating it properly.",
           _m_small, lambda f: f["batch_bs2_train_mode"] < f["batch_bs2"] and f["batch_bs4_train_mode"] < f["batch_bs4"],
           "train-mode test accuracy < eval-mode test accuracy, at batch 2 and at batch 4",
-          {"batch_bs2_train_mode": "bn_sb_batch_2_trainmode", "batch_bs4_train_mode": "bn_sb_batch_4_trainmode",
-           "batch_bs4": "bn_sb_batch_4"},
+          {"batch_bs2_train_mode": _sb("batch", "2", "trainmode"),
+           "batch_bs4_train_mode": _sb("batch", "4", "trainmode"), "batch_bs4": _sb("batch", "4")},
           ("batch_bs2", "batch_bs2_train_mode", "batch_bs4", "batch_bs4_train_mode")),
     Claim("bn_init_primer", 1,
           "At initialisation, through ten hidden layers, PyTorch's default init leaves less than 1 % of the first "
@@ -521,9 +522,7 @@ CLAIMS: list[Claim] = [
           _m_primer, lambda f: f["tanh_default"] < 0.01 and f["relu_default"] < 0.01
           and f["tanh_xavier"] > 0.1 and f["relu_kaiming"] > 0.1,
           "std ratio layer 10 / layer 1: default < 0.01 (tanh, ReLU); tanh-Xavier, ReLU-He > 0.1",
-          {"tanh_default": "bn_primer_tanh_default", "tanh_xavier": "bn_primer_tanh_xavier",
-           "relu_default": "bn_primer_relu_default", "relu_xavier": "bn_primer_relu_xavier",
-           "relu_kaiming": "bn_primer_relu_kaiming"}),
+          {k: _primer(k) for k in ("tanh_default", "tanh_xavier", "relu_default", "relu_xavier", "relu_kaiming")}),
     Claim("bn_standardize_keeps_shape", 1,
           "Standardising a skewed feature gives mean 0 and variance 1 but keeps its shape (same skewness, same share "
           "at the most common value): it does not make the distribution uniform.",
@@ -531,7 +530,7 @@ CLAIMS: list[Claim] = [
           and abs(f["z_skew"] - f["raw_skew"]) < 1e-9 and abs(f["z_skew"]) > 1
           and f["mode_fraction_z"] == f["mode_fraction_raw"],
           "standardised mean 0, std 1; skewness unchanged (1e-9) and > 1 in size (a uniform has 0); same mode share",
-          {"raw_skew": "bn_std_raw_skew", "z_skew": "bn_std_z_skew", "mode_fraction_z": "bn_std_mode_fraction_z"}),
+          {k: _std(k) for k in ("raw_skew", "z_skew", "mode_fraction_z")}),
     Claim("bn_conditioning", 1,
           "Least squares on two features of scales 1 and 10: standardising brings the Hessian's condition number to "
           "about 1 when the features are uncorrelated, but not when they are correlated (rho 0.9: still > 10); "
@@ -542,7 +541,7 @@ CLAIMS: list[Claim] = [
                   and f[f"{c}_standardized_steps"] < f[f"{c}_raw_steps"] for c in ("uncorrelated", "correlated")),
           "kappa: uncorrelated raw > 50, standardised < 1.5; correlated standardised > 10; "
           "GD steps standardised < raw (both)",
-          {f"{c}_{k}": f"bn_cond_{c}_{k}" for c in ("uncorrelated_raw", "uncorrelated_standardized", "correlated_raw",
+          {f"{c}_{k}": _cond(c, k) for c in ("uncorrelated_raw", "uncorrelated_standardized", "correlated_raw",
                                                    "correlated_standardized") for k in ("kappa", "steps")}),
     Claim("bn_no_regularization_seen", 1,
           "Trained until both fit the training set, the networks with and without BN end within 2 % test accuracy "
@@ -550,7 +549,7 @@ CLAIMS: list[Claim] = [
           _m_gap, lambda f: min(_acc(f["train_acc_none"]), _acc(f["train_acc_batch"])) >= 0.99
           and f["test_acc_diff"] is not None and f["test_acc_diff"] <= 0.02,
           "train acc >= 0.99 for both; |test acc BN - test acc no BN| <= 0.02",
-          {"test_acc_none": "bn_gap_none_test_acc", "test_acc_batch": "bn_gap_batch_test_acc"}),
+          {f"test_acc_{norm}": _gap(norm, "test_acc") for norm in ("none", "batch")}),
     Claim("bn_test_time_stats", 1,
           "Test-time statistics: the running averages (EMA), the plain average over all of training and the paper's "
           "average with the final weights give test accuracies within 2 % of each other; in the layers after the "
@@ -560,8 +559,7 @@ CLAIMS: list[Claim] = [
           - min(f[k] for k in ("ema_test_acc", "all_training_test_acc", "final_weights_test_acc")) <= 0.02
           and f["all_training_mean_dist_deeper"] > f["ema_mean_dist_deeper"],
           "max - min of the three test accuracies <= 0.02; mean distance (layers 2..) all-training > EMA",
-          {"ema_test_acc": "bn_tts_ema_acc", "all_training_test_acc": "bn_tts_all_training_acc",
-           "final_weights_test_acc": "bn_tts_final_weights_acc"}),
+          {f"{name}_test_acc": _gap("tts", name, "acc") for name in ("ema", "all_training", "final_weights")}),
     # ---- chapter 2: BN with sigmoid or ReLU
     Claim("ch2_bn_rescues_default_init", 2,
           "10 hidden layers, default init: sigmoid and ReLU stay at chance without BN, tanh only partly trains; "

@@ -1,33 +1,64 @@
-"""Fast checks of chapter 1's experiment functions (helpers.experiments.ch1_batchnorm).
+"""Fast checks of chapter 1's experiments (helpers.experiments.ch1_batchnorm).
 
-The chapter runs them at full scale; here they run tiny (a subset of digits, a few
-steps) and must return finite, well-formed results. One direction check is kept at
-the chapter's scale because it is cheap and robust: BN reaches the target train
-accuracy in fewer steps than the same network without BN (seed 0).
+The chapter runs them with the book's settings (``ch1.SETTINGS``); here they run at the
+declared tiny scale (``ch1.run(name, tiny=True)``, on a subset of the digits) and must return
+finite, well-formed results; a test about one argument calls the experiment with the tiny
+settings and that argument changed. One direction check is kept near the chapter's scale
+because it is cheap and robust: BN reaches the target train accuracy in fewer steps than the
+same network without BN (seed 0).
 """
+import inspect
 import math
 
 import pytest
 import torch
 
-from helpers.experiments import ch1_batchnorm as bnx
+from helpers.experiments import ch1_batchnorm as ch1
+from helpers.experiments.common import seeded_mlp
+from helpers.experiments.settings import book_call
 
 CPU = "cpu"
-
-
 
 
 def _is_acc(value):
     return isinstance(value, float) and math.isfinite(value) and 0.0 <= value <= 1.0
 
 
+def _tiny(name, **changes):
+    """The experiment's tiny settings with ``changes``, seed 0: for a test about one argument."""
+    return {**book_call(ch1, name, tiny=True), "seed": 0, **changes}
+
+
+def test_the_issue_examples_have_one_value_each():
+    """small_batch and generalization_gap once had defaults that disagreed with the chapter's call."""
+    assert ch1.SETTINGS["small_batch"]["epochs"] == 1 and ch1.SETTINGS["small_batch"]["base_lr"] == 0.4
+    assert ch1.SETTINGS["small_batch"]["depth"] == 2 and ch1.SETTINGS["generalization_gap"]["steps"] == 600
+    for name in ("small_batch", "generalization_gap"):
+        params = inspect.signature(getattr(ch1, name)).parameters
+        assert all(params[k].default is inspect.Parameter.empty for k in ch1.SETTINGS[name])
+
+
+def test_every_experiment_has_a_glue_prefix_of_the_chapter():
+    assert set(ch1.GLUE_PREFIX) == set(ch1.SETTINGS)
+    prefixes = list(ch1.GLUE_PREFIX.values())
+    assert len(set(prefixes)) == len(prefixes) and all(p.startswith("ch1_") for p in prefixes)
+
+
+def test_a_setting_passed_at_the_call_is_refused_with_a_clear_error():
+    with pytest.raises(TypeError, match="book settings"):
+        ch1.run("small_batch", epochs=2)
+    with pytest.raises(TypeError, match="depth"):
+        ch1.small_batch(seed=0, batch_sizes=(4,))  # no defaults: a missing setting is an error, not a silent value
+
+
 def test_bn_demo_matches_the_formulas():
-    demo = bnx.bn_demo(seed=0, batch_size=5, num_features=3, steps=4, momentum=0.1)
+    demo = ch1.run("bn_demo", tiny=True)
     m = demo["batch_size"]
     mean = torch.tensor(demo["batch_mean"])
     biased, unbiased = torch.tensor(demo["batch_var_biased"]), torch.tensor(demo["batch_var_unbiased"])
     torch.testing.assert_close(unbiased, biased * m / (m - 1))
     # a fixed batch, running mean from 0: after k steps it holds 1 - 0.9**k of the batch mean
+    assert len(demo["running_mean"]) == ch1.TINY["bn_demo"]["steps"]
     for k, running in enumerate(demo["running_mean"], start=1):
         torch.testing.assert_close(torch.tensor(running), (1 - 0.9 ** k) * mean, rtol=1e-5, atol=1e-6)
     # running var from 1: (0.9**k) * 1 + (1 - 0.9**k) * unbiased var
@@ -42,12 +73,12 @@ def test_bn_demo_matches_the_formulas():
 
 
 def test_bn_demo_rejects_a_batch_of_one():
-    with pytest.raises(ValueError, match="batch_size"):
-        bnx.bn_demo(batch_size=1)
+    with pytest.raises(ValueError, match="batch_size must be an int >= 2; got 1"):
+        ch1.bn_demo(**_tiny("bn_demo", batch_size=1))
 
 
 def test_steps_to_target_bn_is_faster_seed0(digits):
-    r = bnx.steps_to_target(seed=0, target=0.9, lr=0.5, max_steps=1500, eval_every=10, data=digits, device=CPU)
+    r = ch1.steps_to_target(**_tiny("steps_to_target", hidden=100, max_steps=1500), data=digits, device=CPU)
     assert r["batch"]["steps"] is not None
     assert r["none"]["steps"] is None or r["batch"]["steps"] < r["none"]["steps"]
     assert r["ratio"] > 1 and math.isfinite(r["ratio"])
@@ -56,23 +87,22 @@ def test_steps_to_target_bn_is_faster_seed0(digits):
 
 
 def test_lr_sweep_reports_divergence_without_raising(tiny):
-    r = bnx.lr_sweep(seed=0, lrs=(0.1, 1e4), steps=15, hidden=16, depth=2, batch_size=20, data=tiny, device=CPU)
-    assert r["lrs"] == [0.1, 1e4]
+    r = ch1.run("lr_sweep", tiny=True, data=tiny, device=CPU)
+    assert r["lrs"] == list(ch1.TINY["lr_sweep"]["lrs"]) == [0.1, 1e4]
     for norm in ("none", "batch"):
         assert len(r[norm]) == 2
         ok = r[norm][0]
         assert not ok["diverged"] and _is_acc(ok["test_acc"]) and _is_acc(ok["train_acc"])
     bad = r["none"][1]
     assert bad["diverged"] and bad["test_acc"] is None and isinstance(bad["diverged_at"], int)
-    assert bnx.highest_trainable_lr(r, "none", threshold=0.0) == 0.1
+    assert ch1.highest_trainable_lr(r, "none", threshold=0.0) == 0.1
 
 
 def test_init_scale_and_deep_network_are_well_formed(tiny):
-    r = bnx.init_scale_sweep(seed=0, scales=(0.1, 1.0), steps=10, hidden=16, depth=2, batch_size=20,
-                             data=tiny, device=CPU)
+    r = ch1.run("init_scale_sweep", tiny=True, data=tiny, device=CPU)
     assert r["scales"] == [0.1, 1.0] and len(r["none"]) == len(r["batch"]) == 2
     assert all(row["diverged"] or _is_acc(row["test_acc"]) for row in r["none"] + r["batch"])
-    d = bnx.deep_network(seed=0, depth=4, hidden=16, steps=10, eval_every=5, batch_size=20, data=tiny, device=CPU)
+    d = ch1.run("deep_network", tiny=True, data=tiny, device=CPU)
     for norm in ("none", "batch"):
         assert _is_acc(d[norm]["train_acc"]) and d[norm]["eval_steps"] == [0, 5, 10]
         assert d[norm]["grad_ratio_init"] > 0 and math.isfinite(d[norm]["grad_ratio_init"])
@@ -81,7 +111,7 @@ def test_init_scale_and_deep_network_are_well_formed(tiny):
 
 
 def test_generalization_gap_is_train_minus_test(tiny):
-    r = bnx.generalization_gap(seed=0, steps=20, hidden=16, depth=2, batch_size=20, data=tiny, device=CPU)
+    r = ch1.run("generalization_gap", tiny=True, data=tiny, device=CPU)
     for norm in ("none", "batch"):
         row = r[norm]
         assert _is_acc(row["train_acc"]) and _is_acc(row["test_acc"])
@@ -90,9 +120,8 @@ def test_generalization_gap_is_train_minus_test(tiny):
 
 
 def test_small_batch_runs_every_norm_side_by_side(tiny):
-    norms = ("none", "batch", "layer", "group", "batch_renorm")
-    r = bnx.small_batch(seed=0, batch_sizes=(4, 20), norms=norms, epochs=1, hidden=16, depth=2, num_groups=4,
-                        data=tiny, device=CPU)
+    r = ch1.run("small_batch", tiny=True, data=tiny, device=CPU)
+    norms = ch1.SETTINGS["small_batch"]["norms"]
     assert r["batch_sizes"] == [4, 20] and r["norms"] == list(norms)
     for norm in norms:
         for bs in (4, 20):
@@ -102,28 +131,35 @@ def test_small_batch_runs_every_norm_side_by_side(tiny):
             assert ("test_acc_train_mode" in row) == (norm in ("batch", "batch_renorm"))
             if "test_acc_train_mode" in row:
                 assert _is_acc(row["test_acc_train_mode"])
+    assert r["config"]["renorm"] == {"r_max": 3.0, "d_max": 5.0, "momentum": 0.01}
 
 
-def test_group_norm_gets_the_requested_groups(tiny):
-    model = bnx._mlp(tiny, hidden=16, depth=2, activation="relu", norm="group", seed=0, num_groups=4)
-    groups = [m.num_groups for name, m in model.named_children() if name.startswith("norm")]
-    assert groups == [4, 4]
+def test_group_norm_gets_the_requested_groups(tiny, monkeypatch):
+    """small_batch builds its GroupNorm layers with ``num_groups`` (the default would be 2 features per group)."""
+    built = []
+
+    def spy(*args, **kwargs):
+        model = seeded_mlp(*args, **kwargs)
+        built.append(model)
+        return model
+
+    monkeypatch.setattr(ch1, "seeded_mlp", spy)
+    ch1.small_batch(**_tiny("small_batch", norms=("group",), batch_sizes=(20,), num_groups=4), data=tiny, device=CPU)
+    groups = [m.num_groups for name, m in built[0].named_children() if name.startswith("norm")]
+    assert groups == [4] * ch1.TINY["small_batch"]["depth"]
 
 
 def test_step_time_is_positive():
-    r = bnx.step_time(batch_size=16, hidden=16, depth=2, steps=2, warmup=1, repeats=1)
-    for norm in ("none", "batch", "torch_batch"):
+    r = ch1.run("step_time", tiny=True)
+    for norm in ("none", "batch", "torch_batch", "batch_after"):
         assert r[norm] > 0 and math.isfinite(r[norm])
     assert r["batch_overhead"] == pytest.approx(r["batch"] / r["none"])
-
-
-def test_flatten_keeps_numbers_only():
-    flat = bnx.flatten({"a": 1, "b": {"c": 2.5, "d": None, "e": True, "f": "text"}, "g": [1, 2]}, "x")
-    assert flat == {"x_a": 1, "x_b_c": 2.5}
+    assert 0.2 < r["batch_after_zero_fraction"] < 0.8  # the norm layers after the ReLU see about half zeros
+    assert r["batch_after_overhead"] == pytest.approx(r["batch_after"] / r["none"])
 
 
 def test_init_primer_he_keeps_the_relu_signal_and_default_loses_it(tiny):
-    r = bnx.init_primer(seed=0, depth=6, hidden=32, data=tiny)
+    r = ch1.run("init_primer", tiny=True, data=tiny)
     assert r["layers"] == [1, 2, 3, 4, 5, 6]
     for act in ("tanh", "relu"):
         for init in ("default", "xavier", "kaiming"):
@@ -132,39 +168,42 @@ def test_init_primer_he_keeps_the_relu_signal_and_default_loses_it(tiny):
             assert r["ratio"][f"{act}_{init}"] == pytest.approx(stds[-1] / stds[0])
     # default init shrinks a ReLU net's signal by far more than He's init does
     assert r["ratio"]["relu_default"] < 0.1 * r["ratio"]["relu_kaiming"]
-    with pytest.raises(ValueError, match="depth"):
-        bnx.init_primer(depth=1, data=tiny)
+    with pytest.raises(ValueError, match="depth must be an int >= 2; got 1"):
+        ch1.init_primer(**_tiny("init_primer", depth=1), data=tiny)
 
 
 def test_standardize_demo_keeps_the_shape():
-    r = bnx.standardize_demo(seed=0)
+    r = ch1.run("standardize_demo", tiny=True)
     assert r["z_mean"] == pytest.approx(0, abs=1e-9) and r["z_std"] == pytest.approx(1, abs=1e-9)
     assert r["z_skew"] == pytest.approx(r["raw_skew"], abs=1e-9) and abs(r["raw_skew"]) > 1
-    assert r["mode_fraction_z"] == r["mode_fraction_raw"] <= 0.75
+    assert r["mode_fraction_z"] == r["mode_fraction_raw"] <= ch1.SETTINGS["standardize_demo"]["max_mode_fraction"]
     assert len(r["raw"]) == len(r["standardized"]) == r["n"]
     # a uniform distribution with variance 1 spans ±√3; the skewed pixel reaches far beyond on one side
     assert r["z_max"] > r["uniform_half_width"] > -r["z_min"]
-    with pytest.raises(ValueError, match="pixel"):
-        bnx.standardize_demo(seed=0, pixel=0)  # the top-left pixel is blank in every digit
+    with pytest.raises(ValueError, match="pixel must be a pixel that varies"):
+        ch1.standardize_demo(**_tiny("standardize_demo", pixel=0))  # the top-left pixel is blank in every digit
+    with pytest.raises(ValueError, match="pixel must be an int in"):
+        ch1.standardize_demo(**_tiny("standardize_demo", pixel=64))
 
 
 def test_conditioning_demo_standardising_fixes_scales_not_correlations():
-    r = bnx.conditioning_demo(seed=0, n=400, scale=10.0, rho=0.9)
+    r = ch1.run("conditioning_demo", tiny=True)
     assert r["uncorrelated_raw"]["kappa"] > 50 and r["uncorrelated_standardized"]["kappa"] < 1.5
     # standardised, correlated features keep kappa near (1 + rho) / (1 - rho) = 19
     corr = r["correlated_standardized"]["sample_corr"]
     assert r["correlated_standardized"]["kappa"] == pytest.approx((1 + corr) / (1 - corr), rel=1e-6)
     for case in ("uncorrelated", "correlated"):
         assert r[f"{case}_standardized"]["steps"] < r[f"{case}_raw"]["steps"]
-    assert bnx.conditioning_demo(seed=0, n=400, max_steps=5)["correlated_raw"]["steps"] is None
-    with pytest.raises(ValueError, match="rho"):
-        bnx.conditioning_demo(rho=1.0)
+    assert ch1.conditioning_demo(**_tiny("conditioning_demo", max_steps=5))["correlated_raw"]["steps"] is None
+    with pytest.raises(ValueError, match=r"rho must be a number in \(-1, 1\)"):
+        ch1.conditioning_demo(**_tiny("conditioning_demo", rho=1.0))
+    with pytest.raises(ValueError, match="scale must be a finite number > 0"):
+        ch1.conditioning_demo(**_tiny("conditioning_demo", scale=0.0))
 
 
 def test_test_time_statistics_do_not_change_training(tiny):
-    kwargs = dict(seed=0, steps=20, hidden=16, depth=2, batch_size=20, data=tiny, device=CPU)
-    plain = bnx.generalization_gap(**kwargs)
-    tracked = bnx.generalization_gap(test_time_stats=True, **kwargs)
+    tracked = ch1.run("generalization_gap", tiny=True, data=tiny, device=CPU)  # the book tracks them
+    plain = ch1.generalization_gap(**_tiny("generalization_gap", test_time_stats=False), data=tiny, device=CPU)
     assert tracked["batch"]["test_acc"] == plain["batch"]["test_acc"]  # the hooks only read
     t = tracked["batch"]["test_time"]
     assert t["ema"]["test_acc"] == plain["batch"]["test_acc"]  # "ema" is the model as trained
@@ -173,16 +212,3 @@ def test_test_time_statistics_do_not_change_training(tiny):
         assert _is_acc(t[name]["test_acc"]) and len(t[name]["mean_dist"]) == 2
         assert all(d >= 0 and math.isfinite(d) for d in t[name]["mean_dist"] + t[name]["var_dist"])
     assert "test_time" not in plain["batch"] and "test_time" not in tracked["none"]
-
-
-def test_step_time_bn_after_relu_sees_zeros():
-    r = bnx.step_time(batch_size=16, hidden=16, depth=2, steps=2, warmup=1, repeats=1,
-                      norms=("none", "batch", "batch_after"))
-    assert 0.2 < r["batch_after_zero_fraction"] < 0.8
-    assert r["batch_after_overhead"] == pytest.approx(r["batch_after"] / r["none"])
-
-
-def test_small_batch_records_the_renorm_settings(tiny):
-    r = bnx.small_batch(seed=0, batch_sizes=(20,), norms=("batch_renorm",), epochs=1, hidden=16, depth=2,
-                        data=tiny, device=CPU)
-    assert r["config"]["renorm"] == {"r_max": 3.0, "d_max": 5.0, "momentum": 0.01}

@@ -1,14 +1,18 @@
-"""Chapter 1 («نرمال‌سازی دسته‌ای»): the experiments behind its claims.
+"""Chapter 1 («نرمال‌سازی دسته‌ای»): the experiments behind its figures and claims.
 
-Every function trains small multilayer perceptrons (``helpers.models.make_mlp``) on
-scikit-learn's bundled 8×8 digits (``helpers.data.load_digits``) with the one training
-loop (``helpers.train.fit``) and returns a plain dict of numbers and lists, so the
-chapter can glue them into its prose and the claims benchmark can rerun them on
-several seeds. The defaults are the chapter's scale: each function runs in a few
-seconds on one CPU thread; the tests call them smaller.
+Each experiment trains or probes small multilayer perceptrons (``helpers.models.make_mlp``,
+built by ``helpers.experiments.common.seeded_mlp``) on scikit-learn's bundled 8×8 digits
+(``helpers.data.load_digits``: 64 features, ten classes) with the one training loop
+(``helpers.train.fit``), and returns a plain dict of numbers and lists that the chapter glues
+into its prose and the claims registry reruns on other seeds.
 
-Results are deterministic for a given ``seed`` on the CPU. Only ``step_time`` measures
-wall time, which varies from run to run by nature.
+The book's settings of every experiment are in ``SETTINGS`` (and nowhere else): the chapter,
+``benchmarks/claims.py`` and the tests run an experiment with ``run(name, seed=..., ...)``
+(``helpers.experiments.settings``); ``TINY`` shrinks each one to about a second for the tests;
+``GLUE_PREFIX`` names the glue keys of each experiment's numbers in the chapter.
+
+Results are deterministic for a given ``seed`` on the CPU. Only ``step_time`` measures wall
+time, which varies from run to run by nature.
 """
 import copy
 import math
@@ -18,15 +22,21 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 
+from helpers.checks import check_int, check_number
 from helpers.data import load_digits
+from helpers.experiments.common import NUM_CLASSES, digits_or, finite_or_none, seeded_mlp
+from helpers.experiments.settings import book_runner
 from helpers.models import make_mlp
 from helpers.norm import BatchNorm, batchnorm_forward
 from helpers.seeding import set_seed
 from helpers.train import accuracy, fit
 
-NUM_CLASSES = 10
-
 __all__ = [
+    "SETTINGS",
+    "TINY",
+    "GLUE_PREFIX",
+    "TRAINS_ACC",
+    "run",
     "bn_demo",
     "init_primer",
     "standardize_demo",
@@ -39,32 +49,66 @@ __all__ = [
     "small_batch",
     "step_time",
     "highest_trainable_lr",
-    "flatten",
 ]
 
+# The book's settings: every argument of every experiment the chapter runs, in one place.
+SETTINGS = {
+    "bn_demo": dict(batch_size=6, num_features=3, steps=5, momentum=0.1),
+    "standardize_demo": dict(pixel=None, max_mode_fraction=0.75),
+    "conditioning_demo": dict(n=1000, scale=10.0, rho=0.9, tol=1e-6, max_steps=100_000),
+    "init_primer": dict(depth=10, hidden=100, activations=("tanh", "relu"), inits=("default", "xavier", "kaiming")),
+    "steps_to_target": dict(target=0.95, lr=0.5, hidden=100, depth=3, activation="sigmoid", batch_size=60,
+                            max_steps=2000, eval_every=10),
+    "lr_sweep": dict(lrs=(0.03, 0.3, 1.0, 3.0, 10.0), steps=300, hidden=100, depth=4, activation="relu",
+                     batch_size=60),
+    "init_scale_sweep": dict(scales=(0.1, 1.0, 10.0), lr=0.1, steps=300, hidden=100, depth=4, activation="relu",
+                             batch_size=60),
+    "deep_network": dict(depth=10, hidden=100, activation="sigmoid", lr=0.5, steps=400, batch_size=60,
+                         eval_every=20),
+    "generalization_gap": dict(lr=0.1, steps=600, hidden=100, depth=3, activation="relu", batch_size=32,
+                               test_time_stats=True),
+    "small_batch": dict(batch_sizes=(2, 4, 32), norms=("none", "batch", "layer", "group", "batch_renorm"),
+                        epochs=1, base_lr=0.4, base_batch=32, hidden=64, depth=2, activation="relu", num_groups=8),
+    "step_time": dict(batch_size=256, hidden=256, depth=3, steps=15, warmup=10, repeats=5,
+                      norms=("none", "batch", "batch_after", "torch_batch")),
+}
 
-def _data(data, seed):
-    return load_digits(seed=seed) if data is None else data
+# The same experiments at a scale that runs in about a second (the unit tests: ``run(name, tiny=True)``).
+TINY = {
+    "bn_demo": dict(batch_size=5, steps=4),
+    "standardize_demo": {},
+    "conditioning_demo": dict(n=400),
+    "init_primer": dict(depth=6, hidden=32),
+    "steps_to_target": dict(target=0.9, hidden=32, max_steps=300),
+    "lr_sweep": dict(lrs=(0.1, 1e4), steps=15, hidden=16, depth=2, batch_size=20),
+    "init_scale_sweep": dict(scales=(0.1, 1.0), steps=10, hidden=16, depth=2, batch_size=20),
+    "deep_network": dict(depth=4, hidden=16, steps=10, eval_every=5, batch_size=20),
+    "generalization_gap": dict(steps=20, hidden=16, depth=2, batch_size=20),
+    "small_batch": dict(batch_sizes=(4, 20), hidden=16, depth=2, num_groups=4),
+    "step_time": dict(batch_size=16, hidden=16, depth=2, steps=2, warmup=1, repeats=1),
+}
+
+# The chapter glues each experiment's numbers under ``<prefix>_<key>_<subkey>`` (helpers.notebook.glue_result).
+GLUE_PREFIX = {
+    "bn_demo": "ch1_demo",
+    "standardize_demo": "ch1_std",
+    "conditioning_demo": "ch1_cond",
+    "init_primer": "ch1_primer",
+    "steps_to_target": "ch1_st",
+    "lr_sweep": "ch1_lr",
+    "init_scale_sweep": "ch1_init",
+    "deep_network": "ch1_deep",
+    "generalization_gap": "ch1_gap",
+    "small_batch": "ch1_sb",
+    "step_time": "ch1_time",
+}
+
+TRAINS_ACC = 0.9  # "it trains": test accuracy of at least 90 % (highest_trainable_lr)
+
+run = book_runner(__name__)
 
 
-def _mlp(data, *, hidden, depth, activation, norm, seed, num_groups=None, **kwargs):
-    """make_mlp with the model's initial weights depending only on ``seed``.
-
-    ``num_groups`` sets GroupNorm's groups (its default, the largest of 32, 16, ... dividing C,
-    leaves 2 features per group at C = 64: as degenerate as batch norm at batch size 2).
-    """
-    set_seed(seed)
-    norm_kwargs = {"num_groups": num_groups} if norm == "group" and num_groups is not None else None
-    return make_mlp(data.X_train.shape[1], hidden, depth, NUM_CLASSES,
-                    activation=activation, norm=norm, norm_kwargs=norm_kwargs, **kwargs)
-
-
-def _clean(value):
-    """NaN (a diverged run) becomes None, so results stay JSON-friendly and easy to test."""
-    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
-
-
-def bn_demo(*, seed=0, batch_size=6, num_features=3, steps=5, momentum=0.1, device=None):
+def bn_demo(*, seed, batch_size, num_features, steps, momentum, device=None):
     """What ``batchnorm_forward`` computes in training and in evaluation mode.
 
     A batch x: (batch_size, num_features) whose features have different means and
@@ -75,8 +119,7 @@ def bn_demo(*, seed=0, batch_size=6, num_features=3, steps=5, momentum=0.1, devi
     evaluation output is from the training output for the same batch; also how much one
     sample's training-mode output changes when its batch-mates change.
     """
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be >= 2 (a variance needs two values), got {batch_size}")
+    check_int("batch_size", batch_size, min=2)  # a variance needs two values
     device = torch.device("cpu") if device is None else torch.device(device)
     gen = set_seed(seed)
     scale = torch.linspace(0.5, 3.0, num_features)
@@ -122,8 +165,7 @@ def bn_demo(*, seed=0, batch_size=6, num_features=3, steps=5, momentum=0.1, devi
     }
 
 
-def init_primer(*, seed=0, depth=10, hidden=100, activations=("tanh", "relu"),
-                inits=("default", "xavier", "kaiming"), data=None):
+def init_primer(*, seed, depth, hidden, activations, inits, data=None):
     """How the initialisation sets the size of the signal through ``depth`` layers (no training).
 
     The training images go through freshly initialised MLPs (no normalisation) of ``depth``
@@ -133,16 +175,14 @@ def init_primer(*, seed=0, depth=10, hidden=100, activations=("tanh", "relu"),
     about the input. Returns ``{"layers": [1..depth], act: {init: [std per layer]}, "ratio":
     {"act_init": std at layer depth / std at layer 1}}``.
     """
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 2:
-        raise ValueError(f"depth must be an int >= 2 (a first and a last layer to compare), got {depth!r}")
-    data = _data(data, seed)
+    check_int("depth", depth, min=2)  # a first and a last layer to compare
+    data = digits_or(data, seed)
     out = {"layers": list(range(1, depth + 1)), "activations": list(activations), "inits": list(inits),
            "config": {"depth": depth, "hidden": hidden, "n_samples": len(data.X_train)}, "ratio": {}}
     for act in activations:
         out[act] = {}
         for init in inits:
-            set_seed(seed)
-            model = make_mlp(data.X_train.shape[1], hidden, depth, NUM_CLASSES, activation=act, init=init)
+            model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=act, init=init).eval()
             stds, x = [], data.X_train
             with torch.no_grad():
                 for name, module in model.named_children():
@@ -160,11 +200,11 @@ def _skewness(x):
     return (centred.pow(3).mean() / centred.pow(2).mean().pow(1.5)).item()
 
 
-def standardize_demo(*, seed=0, pixel=None, max_mode_fraction=0.75):
+def standardize_demo(*, seed, pixel, max_mode_fraction):
     """Standardising a feature (mean 0, variance 1) moves and rescales it; it keeps its shape.
 
     Takes one pixel of the raw 8×8 digits (values 0..16, divided by 16) over the training
-    images of ``load_digits(seed=seed)``; by default the most skewed pixel among those that
+    images of ``load_digits(seed=seed)``; with ``pixel=None`` (the book's) the most skewed pixel among those that
     are not nearly constant (at most ``max_mode_fraction`` of the images share its most common
     value). Returns the raw and standardised values, their mean, std and skewness (a
     shape measure that an affine map with positive scale leaves unchanged), the fraction of
@@ -180,8 +220,9 @@ def standardize_demo(*, seed=0, pixel=None, max_mode_fraction=0.75):
         if not usable:
             raise ValueError(f"no pixel has at most {max_mode_fraction} of the images at one value")
         pixel = max(usable, key=lambda j: abs(_skewness(X[:, j])))
-    if not isinstance(pixel, int) or isinstance(pixel, bool) or not 0 <= pixel < X.shape[1] or std[pixel] == 0:
-        raise ValueError(f"pixel must be the index of a non-constant pixel in [0, {X.shape[1]}), got {pixel!r}")
+    check_int("pixel", pixel, min=0, max=X.shape[1] - 1)
+    if std[pixel] == 0:
+        raise ValueError(f"pixel must be a pixel that varies over the training images; got {pixel}, a constant one")
     raw = X[:, pixel]
     z = (raw - raw.mean()) / raw.std(unbiased=False)
     mode_raw = raw.mode().values.item()
@@ -214,7 +255,7 @@ def _gd_steps(H, b, lr, tol, max_steps):
     return None
 
 
-def conditioning_demo(*, seed=0, n=1000, scale=10.0, rho=0.9, tol=1e-6, max_steps=100_000):
+def conditioning_demo(*, seed, n, scale, rho, tol, max_steps):
     """Why standardising the inputs lets one learning rate suit every feature, and where it does not.
 
     Linear regression (squared error) on two features, with gradient descent at the rate
@@ -225,8 +266,8 @@ def conditioning_demo(*, seed=0, n=1000, scale=10.0, rho=0.9, tol=1e-6, max_step
     bring the loss gap below ``tol`` of the start (None if more than ``max_steps``); GD needs
     about κ·ln(1/tol) steps.
     """
-    if not scale > 0 or not -1 < rho < 1:
-        raise ValueError(f"need scale > 0 and -1 < rho < 1, got scale={scale!r}, rho={rho!r}")
+    check_number("scale", scale, min=0, min_open=True)
+    check_number("rho", rho, min=-1, max=1, min_open=True, max_open=True)
     gen = set_seed(seed)
     z = torch.randn(n, 2, generator=gen, dtype=torch.float64)
     w_true = torch.tensor([1.0, -1.0], dtype=torch.float64)
@@ -247,21 +288,23 @@ def conditioning_demo(*, seed=0, n=1000, scale=10.0, rho=0.9, tol=1e-6, max_step
     return out
 
 
-def steps_to_target(*, seed=0, target=0.95, lr=0.5, hidden=100, depth=3, activation="sigmoid",
-                    batch_size=60, max_steps=2000, eval_every=10, data=None, device=None):
+def steps_to_target(*, seed, target, lr, hidden, depth, activation, batch_size, max_steps, eval_every,
+                    data=None, device=None):
     """Optimizer steps until TRAIN accuracy reaches ``target``, with and without BN.
 
-    The same network (``depth`` hidden layers of ``hidden`` sigmoid units, as in Ioffe &
-    Szegedy's MNIST experiment), the same learning rate and mini-batches; training stops at
-    the target. Returns, per variant ("none", "batch"), the steps (None if not reached in
+    The same network, images (N, 64) -> ``depth`` hidden layers of ``hidden`` units (sigmoid in
+    the book, as in Ioffe & Szegedy's MNIST experiment) -> logits (N, 10), without and with a
+    BatchNorm before each activation; the same initial weights, learning rate and mini-batches
+    of ``batch_size``; TRAIN accuracy measured every ``eval_every`` steps, training stops at the
+    target. Returns, per variant ("none", "batch"), the steps (None if not reached in
     ``max_steps``) and the train-accuracy curve, plus ``ratio`` = steps without / with BN
     (a lower bound, using ``max_steps``, if the plain net never got there).
     """
-    data = _data(data, seed)
+    data = digits_or(data, seed)
     out = {"config": {"target": target, "lr": lr, "hidden": hidden, "depth": depth,
                       "batch_size": batch_size, "max_steps": max_steps, "activation": activation}}
     for norm in ("none", "batch"):
-        model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed)
+        model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, norm=norm)
         h = fit(model, (data.X_train, data.y_train), steps=max_steps, batch_size=batch_size, lr=lr,
                 eval_every=eval_every, target_accuracy=target, stop_at_target=True, seed=seed,
                 device=device, progress=False)
@@ -273,30 +316,32 @@ def steps_to_target(*, seed=0, target=0.95, lr=0.5, hidden=100, depth=3, activat
     return out
 
 
-def _final(model, data, history):
+def _final(history):
+    """The last evaluation of a ``fit`` run: train and test accuracy, or None for both if it diverged."""
     if history.diverged:
         return {"diverged": True, "diverged_at": history.diverged_at, "train_acc": None, "test_acc": None}
     return {"diverged": False, "diverged_at": None,
-            "train_acc": _clean(history.train_acc[-1]), "test_acc": _clean(history.test_acc[-1])}
+            "train_acc": finite_or_none(history.train_acc[-1]), "test_acc": finite_or_none(history.test_acc[-1])}
 
 
-def lr_sweep(*, seed=0, lrs=(0.03, 0.3, 1.0, 3.0, 10.0), steps=300, hidden=100, depth=4,
-             activation="relu", batch_size=60, norms=("none", "batch"), data=None, device=None):
+def lr_sweep(*, seed, lrs, steps, hidden, depth, activation, batch_size, data=None, device=None):
     """Test accuracy after ``steps`` SGD steps for each learning rate, with and without BN.
 
-    A run whose loss becomes NaN/inf is recorded as diverged (accuracy None), not raised.
+    The MLP (N, 64) -> ``depth`` hidden layers of ``hidden`` units -> (N, 10), the same initial
+    weights and mini-batches for every rate. A run whose loss becomes NaN/inf is recorded as
+    diverged (accuracy None), not raised.
     Returns ``{"lrs": [...], norm: [{"diverged", "diverged_at", "train_acc", "test_acc"}, ...]}``.
     """
-    data = _data(data, seed)
+    data = digits_or(data, seed)
     out = {"lrs": list(lrs), "config": {"steps": steps, "hidden": hidden, "depth": depth,
                                         "batch_size": batch_size, "activation": activation}}
-    for norm in norms:
+    for norm in ("none", "batch"):
         rows = []
         for lr in lrs:
-            model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed)
+            model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, norm=norm)
             h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
                     batch_size=batch_size, lr=lr, eval_every=steps, seed=seed, device=device, progress=False)
-            rows.append(_final(model, data, h))
+            rows.append(_final(h))
         out[norm] = rows
     return out
 
@@ -307,41 +352,45 @@ def highest_trainable_lr(sweep, norm, *, threshold=0.9):
     return max(good) if good else None
 
 
-def init_scale_sweep(*, seed=0, scales=(0.1, 1.0, 10.0), lr=0.1, steps=300, hidden=100, depth=4,
-                     activation="relu", batch_size=60, data=None, device=None):
-    """Test accuracy after ``steps`` steps when PyTorch's default initial weights are multiplied by each scale."""
-    data = _data(data, seed)
+def init_scale_sweep(*, seed, scales, lr, steps, hidden, depth, activation, batch_size, data=None, device=None):
+    """Test accuracy after ``steps`` steps when the hidden layers' initial weights are multiplied by each scale.
+
+    The MLP (N, 64) -> ``depth`` hidden layers of ``hidden`` units -> (N, 10) starts from PyTorch's
+    default weights times each of ``scales`` (``make_mlp(init_scale=...)``), without and with BN.
+    Returns ``{"scales": [...], norm: [{"diverged", "diverged_at", "train_acc", "test_acc"}, ...]}``.
+    """
+    data = digits_or(data, seed)
     out = {"scales": list(scales), "config": {"lr": lr, "steps": steps, "hidden": hidden, "depth": depth,
                                               "batch_size": batch_size, "activation": activation}}
     for norm in ("none", "batch"):
         rows = []
         for scale in scales:
-            model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed,
-                         init_scale=scale)
+            model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, norm=norm,
+                               init_scale=scale)
             h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
                     batch_size=batch_size, lr=lr, eval_every=steps, seed=seed, device=device, progress=False)
-            rows.append(_final(model, data, h))
+            rows.append(_final(h))
         out[norm] = rows
     return out
 
 
-def deep_network(*, seed=0, depth=10, hidden=100, activation="sigmoid", lr=0.5, steps=400,
-                 batch_size=60, eval_every=20, data=None, device=None):
+def deep_network(*, seed, depth, hidden, activation, lr, steps, batch_size, eval_every, data=None, device=None):
     """Train a deep (``depth`` hidden layers) network with and without BN; curves and final accuracies.
 
-    Also returns the ratio of the first to the last hidden layer's weight-gradient norm at
+    The MLP (N, 64) -> ``depth`` hidden layers of ``hidden`` units -> (N, 10), train accuracy
+    every ``eval_every`` steps. Also returns the ratio of the first to the last hidden layer's weight-gradient norm at
     initialisation (step 1), the vanishing-gradient picture behind the result.
     """
-    data = _data(data, seed)
+    data = digits_or(data, seed)
     out = {"config": {"depth": depth, "hidden": hidden, "activation": activation, "lr": lr,
                       "steps": steps, "batch_size": batch_size}}
     for norm in ("none", "batch"):
-        model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed)
+        model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, norm=norm)
         h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
                 batch_size=batch_size, lr=lr, eval_every=eval_every, seed=seed, device=device,
                 progress=False, record_grad_norms=True)
         first, last = h.grad_norms["linear1"][0], h.grad_norms[f"linear{depth}"][0]
-        out[norm] = {**_final(model, data, h), "eval_steps": list(h.eval_steps),
+        out[norm] = {**_final(h), "eval_steps": list(h.eval_steps),
                      "train_acc_curve": list(h.train_acc),
                      "grad_ratio_init": first / last if last > 0 else None}
     return out
@@ -415,32 +464,33 @@ def _test_time_statistics(model, data, sums, *, batch_size, seed):
     return out
 
 
-def generalization_gap(*, seed=0, lr=0.1, steps=1500, hidden=100, depth=3, activation="relu",
-                       batch_size=32, test_time_stats=False, data=None, device=None):
+def generalization_gap(*, seed, lr, steps, hidden, depth, activation, batch_size, test_time_stats, data=None,
+                       device=None):
     """Does BN regularise here? Train accuracy, test accuracy and their gap, with and without BN.
 
-    Both networks are trained for the same number of steps at the same learning rate (long
-    enough that both fit the training set); a regulariser would show as a smaller gap or a
-    higher test accuracy. The chapter reports whatever this measures.
+    Both networks, (N, 64) -> ``depth`` hidden layers of ``hidden`` units -> (N, 10), are trained
+    for the same number of steps at the same learning rate (long enough that both fit the
+    training set); a regulariser would show as a smaller gap or a higher test accuracy. The
+    chapter reports whatever this measures.
 
     ``test_time_stats=True`` also records every training step's batch statistics in the BN
     model (read-only hooks: training is unchanged) and compares three choices of test-time
     statistics in ``out["batch"]["test_time"]`` (see ``_test_time_statistics``).
     """
-    data = _data(data, seed)
+    data = digits_or(data, seed)
     out = {"config": {"lr": lr, "steps": steps, "hidden": hidden, "depth": depth,
                       "batch_size": batch_size, "activation": activation}}
     for norm in ("none", "batch"):
-        model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed)
+        model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, norm=norm)
         track = test_time_stats and norm == "batch"
         if track:
             sums, handles = _track_batch_stats(model, only_training_steps=True)
         h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
                 batch_size=batch_size, lr=lr, eval_every=steps, seed=seed, device=device, progress=False)
-        r = _final(model, data, h)
+        r = _final(h)
         r["gap"] = None if r["diverged"] else r["train_acc"] - r["test_acc"]
-        r["test_loss"] = None if h.diverged else _clean(h.test_loss[-1])
-        r["train_loss"] = None if h.diverged else _clean(h.eval_train_loss[-1])
+        r["test_loss"] = None if h.diverged else finite_or_none(h.test_loss[-1])
+        r["train_loss"] = None if h.diverged else finite_or_none(h.eval_train_loss[-1])
         if track:
             for handle in handles:
                 handle.remove()
@@ -469,27 +519,31 @@ def _accuracy_in_train_mode(model, X, y, batch_size):
     return correct / total
 
 
-def small_batch(*, seed=0, batch_sizes=(2, 4, 32), norms=("none", "batch", "layer", "group", "batch_renorm"),
-                epochs=2, base_lr=0.1, base_batch=32, hidden=64, depth=3, activation="relu",
-                num_groups=8, data=None, device=None):
+def small_batch(*, seed, batch_sizes, norms, epochs, base_lr, base_batch, hidden, depth, activation, num_groups,
+                data=None, device=None):
     """Test accuracy against the mini-batch size for several normalisations, side by side.
 
-    Every run sees the same number of ``epochs``; the learning rate follows the linear
-    scaling rule ``base_lr * batch_size / base_batch``. Test accuracy is computed properly
+    The MLP (N, 64) -> ``depth`` hidden layers of ``hidden`` units -> (N, 10) with each norm of
+    ``norms`` before the activations ("group": ``num_groups`` groups). Every run sees the same
+    number of ``epochs``; the learning rate follows the linear scaling rule
+    ``base_lr * batch_size / base_batch``. Test accuracy is computed properly
     (eval mode). For the norms with running statistics ("batch", "batch_renorm") also the
     test accuracy in TRAINING mode at the same batch size: the classic evaluation bug.
     Returns ``{"batch_sizes": [...], norm: {batch_size: {"test_acc", "test_acc_train_mode"}}}``.
     """
-    data = _data(data, seed)
+    data = digits_or(data, seed)
     n = len(data.X_train)
+    # GroupNorm's default groups (the largest of 32, 16, ... dividing C) would leave 2 features per group
+    # at C = 64: as degenerate as batch norm at batch size 2
+    groups = {"num_groups": num_groups}
     out = {"batch_sizes": list(batch_sizes), "norms": list(norms),
            "config": {"epochs": epochs, "base_lr": base_lr, "base_batch": base_batch, "hidden": hidden,
                       "depth": depth, "activation": activation, "num_groups": num_groups}}
     for norm in norms:
         out[norm] = {}
         for bs in batch_sizes:
-            model = _mlp(data, hidden=hidden, depth=depth, activation=activation, norm=norm, seed=seed,
-                         num_groups=num_groups)
+            model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, norm=norm,
+                               norm_kwargs=groups if norm == "group" else None)
             steps = epochs * (n // bs)
             h = fit(model, (data.X_train, data.y_train), steps=steps, batch_size=bs,
                     lr=base_lr * bs / base_batch, eval_every=steps, seed=seed, device=device, progress=False)
@@ -499,14 +553,13 @@ def small_batch(*, seed=0, batch_sizes=(2, 4, 32), norms=("none", "batch", "laye
                 row["test_acc_train_mode"] = _accuracy_in_train_mode(model, data.X_test, data.y_test, bs)
             out[norm][bs] = row
     if "batch_renorm" in norms:  # the settings the Batch Renorm layers ran with (helpers.norm.BatchRenorm's defaults)
-        layer = next(m for m in _mlp(data, hidden=hidden, depth=depth, activation=activation, norm="batch_renorm",
-                                     seed=seed).modules() if hasattr(m, "r_max"))
+        model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, norm="batch_renorm")
+        layer = next(m for m in model.modules() if hasattr(m, "r_max"))
         out["config"]["renorm"] = {"r_max": layer.r_max, "d_max": layer.d_max, "momentum": layer.momentum}
     return out
 
 
-def step_time(*, seed=0, batch_size=256, hidden=256, depth=3, steps=60, warmup=20, repeats=3,
-              norms=("none", "batch", "torch_batch"), device="cpu"):
+def step_time(*, seed, batch_size, hidden, depth, steps, warmup, repeats, norms, device="cpu"):
     """Wall time of one training step (forward, backward, SGD update), per normalisation, in ms.
 
     "batch" is the course's ``helpers.norm.BatchNorm`` (hand-written backward) before each ReLU,
@@ -574,19 +627,3 @@ def step_time(*, seed=0, batch_size=256, hidden=256, depth=3, steps=60, warmup=2
             out[f"{norm}_overhead"] = out[norm] / out["none"]
     return out
 
-
-def flatten(result, prefix):
-    """Flatten a nested result dict into ``{prefix_key_subkey: number}`` (numbers only), for glue."""
-    flat = {}
-
-    def walk(value, key):
-        if isinstance(value, bool) or value is None:
-            return
-        if isinstance(value, (int, float)):
-            flat[key] = value
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, f"{key}_{k}")
-
-    walk(result, prefix)
-    return flat
