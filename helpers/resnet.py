@@ -3,7 +3,7 @@
 Taught in chapter 5, «معماری ResNet» (``chapters/05_resnet.ipynb``), and
 practised in lab 6 (``labs/source/lab6_resnet.ipynb``).
 
-Blocks (all take and return ``x: (N, C, H, W)``; the output is
+Blocks (the convolutional ones take ``x: (N, C, H, W)`` and return
 ``(N, C_out, ceil(H / stride), ceil(W / stride))``):
 
 - :class:`BasicBlock`: two 3×3 convolutions (ResNet-18/34 and the CIFAR nets);
