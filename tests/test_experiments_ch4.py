@@ -86,8 +86,8 @@ def test_relu_init_training_is_well_formed(tiny):
 
 
 def test_plain_cnn_vanishes_or_explodes_with_the_init_scale(digits):
-    r = ch4.cnn_gradients(seed=0, depth=10, channels=8, batch_size=32, inits=(("default", 1.0), ("he", 1.0), ("he", 2.0)),
-                          data=digits, device=CPU)
+    r = ch4.cnn_gradients(seed=0, depth=10, channels=8, batch_size=32,
+                          inits=(("default", 1.0), ("he", 1.0), ("he", 2.0)), data=digits, device=CPU)
     d, he, big = r["default_x1"], r["he_x1"], r["he_x2"]
     assert len(he["grad_norms"]) == 10
     assert d["ratio"] < 1e-2 < he["ratio"] < 1e2 < big["ratio"]

@@ -426,13 +426,15 @@ def test_adding_model_learns_short_sequences():
 
 # --- bad input ---------------------------------------------------------------------
 
-def test_bad_construction_raises_value_error():
+def test_bad_construction_raises_clear_errors():
     with pytest.raises(ValueError, match="tanh"):
         RNNCell(I, H, "sigmoid")
     with pytest.raises(ValueError, match="hidden_size"):
         RNNCell(I, 0)
-    with pytest.raises(ValueError, match="input_size"):
+    with pytest.raises(TypeError, match="input_size must be an int >= 1"):
         IndRNNCell(2.5, H)
+    with pytest.raises(TypeError, match="fast_bptt"):
+        AddingModel("tanh", 8, fast_bptt=1)
     with pytest.raises(ValueError, match=">= 1"):
         IndRNNCell(I, H, u_max=0.9)
     with pytest.raises(ValueError, match="u_init"):
@@ -452,12 +454,14 @@ def test_bad_tensors_raise_clear_errors(rng):
     seq = RNN(I, H).double()
     with pytest.raises(ValueError, match=r"\(N, input_size\)"):
         cell(torch.randn(N, 1, I, dtype=DT))
-    with pytest.raises(ValueError, match="last size 3"):
+    with pytest.raises(ValueError, match=r"= \(\*, 3\); got shape \(4, 4\)"):
         cell(torch.randn(N, I + 1, dtype=DT))
     with pytest.raises(ValueError, match=r"\(N, hidden_size\)"):
         cell(torch.randn(N, I, dtype=DT), torch.randn(N + 1, H, dtype=DT))
-    with pytest.raises(ValueError, match="dtype"):
+    with pytest.raises(TypeError, match="dtype torch.float64"):
         cell(torch.randn(N, I))
+    with pytest.raises(ValueError, match="non-empty"):
+        seq(torch.randn(N, 0, I, dtype=DT))
     with pytest.raises(TypeError, match="Tensor"):
         cell([[0.0] * I])
     with pytest.raises(ValueError, match=r"\(N, T, input_size\)"):

@@ -35,13 +35,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers.activations import derivative
+from helpers.checks import check_choice
 from helpers.conv import conv2d_im2col, conv2d_naive, conv_output_size, im2col
 from helpers.data import ADDING_BASELINE_MSE, make_adding_problem
 from helpers.experiments.common import NUM_CLASSES, digits_or, seeded_mlp
 from helpers.experiments.settings import book_runner
 from helpers.rnn import AddingModel, RNNCell, hidden_gradient_norms, make_layer
 from helpers.seeding import set_seed
-from helpers.spectral import spectral_radius as _spectral_radius
+from helpers.spectral import spectral_radius   # no eigenvalue solver: LAPACK's fails on a rank-one matrix on Intel CPUs
 from helpers.train import fit, gradient_norms
 
 FLOOR = 1e-300          # where log plots draw a gradient that underflowed to exactly 0 (float64)
@@ -67,7 +68,7 @@ __all__ = [
     "FLOOR", "FLOAT32_TINY", "LAYER_CONFIGS", "RNN_CELLS", "LSTM_CELLS",
     "derivative_bounds", "layer_gradients", "relu_zero_gradients", "relu_init_training",
     "plain_cnn", "cnn_gradients", "conv_example", "conv_checks", "conv_timing",
-    "spectral_radius", "spectral_radius_demo", "make_rnn_layer", "lstm_gradient_norms", "rnn_gradient_vs_length",
+    "spectral_radius_demo", "make_rnn_layer", "lstm_gradient_norms", "rnn_gradient_vs_length",
     "adding_problem",
 ]
 
@@ -103,8 +104,8 @@ def derivative_bounds(*, names, low, high, points, depth):
 def layer_gradients(*, seed, depth, hidden, batch_size, configs, data=None, device=None):
     """Per-layer weight-gradient norms ‖∂L/∂W_l‖ of a ``depth``-layer MLP at initialisation.
 
-    One batch of ``batch_size`` digits (X: (batch_size, 64), y: (batch_size,)), cross-entropy loss, training mode (batch norm uses
-    the batch's statistics). For every config (name, activation, init, norm) of
+    One batch of ``batch_size`` digits (X: (batch_size, 64), y: (batch_size,)), cross-entropy loss,
+    training mode (batch norm uses the batch's statistics). For every config (name, activation, init, norm) of
     ``configs``: ``norms`` (hidden layers 1..depth, then the output layer) and ``ratio`` =
     ‖∂L/∂W_1‖ / ‖∂L/∂W_depth‖, first over last hidden layer (as in chapter 1); and
     ``act_norms`` = ‖∂L/∂a_l‖ of the hidden pre-activations a_l (the backpropagated gradient
@@ -211,7 +212,7 @@ def relu_init_training(*, seed, depth, hidden, inits, lr, steps, batch_size, dat
     return out
 
 
-def plain_cnn(depth=20, channels=16, *, init="default", gain=1.0, in_channels=1, num_classes=NUM_CLASSES):
+def plain_cnn(depth, channels, *, init="default", gain=1.0, in_channels=1, num_classes=NUM_CLASSES):
     """A plain deep ReLU CNN: ``depth`` 3×3 convolutions (padding 1) with ReLU, global average pooling, a Linear.
 
     No normalisation, no shortcut: every layer has its own, independently drawn weights.
@@ -220,8 +221,7 @@ def plain_cnn(depth=20, channels=16, *, init="default", gain=1.0, in_channels=1,
     layer's weights). Returns ``(convs, head)``: an ``nn.ModuleList`` of the convolutions and
     the final ``nn.Linear``; ``cnn_gradients`` runs them.
     """
-    if init not in ("default", "he"):
-        raise ValueError(f"init must be 'default' or 'he', got {init!r}")
+    check_choice("init", init, ("default", "he"))
     convs = nn.ModuleList()
     for i in range(depth):
         conv = nn.Conv2d(in_channels if i == 0 else channels, channels, 3, padding=1)
@@ -392,12 +392,6 @@ def conv_timing(*, seed, sizes, kernel, stride, padding, repeats, device="cpu"):
 
 # --------------------------------------------------------------------------- recurrent networks
 
-def spectral_radius(W):
-    """ρ(W) = the largest |eigenvalue| of a square matrix W, by ``helpers.spectral`` (no
-    eigenvalue solver: LAPACK's fails on this chapter's rank-one matrix on Intel CPUs)."""
-    return _spectral_radius(W)
-
-
 def _power_norms(W, v, steps):
     """‖(Wᵀ)^k v‖ / ‖v‖ for k = 0..steps: a gradient sent back k steps through h_t = W h_{t-1}."""
     norms, g, n0 = [], v.clone(), v.norm()
@@ -451,8 +445,7 @@ def make_rnn_layer(kind, hidden, *, seq_len=None, input_size=2):
     forget-gate bias log(U(1, seq_len − 1)) and input-gate bias its negative, so the forget
     gates start between 1/2 and 1 − 1/seq_len (needs ``seq_len`` >= 3).
     """
-    if kind not in RNN_CELLS:
-        raise ValueError(f"kind must be one of {RNN_CELLS}, got {kind!r}")
+    check_choice("kind", kind, RNN_CELLS)
     if kind not in LSTM_CELLS:
         return make_layer(kind, input_size, hidden, seq_len=seq_len)
     lstm = nn.LSTM(input_size, hidden, batch_first=True)
@@ -509,7 +502,10 @@ def rnn_gradient_vs_length(*, seed, lengths, cells, hidden, batch_size, profile_
             x = make_adding_problem(batch_size, T, seed=seed)[0].double().to(dev)
             set_seed(seed)
             layer = make_rnn_layer(kind, hidden, seq_len=T).double().to(dev)
-            norms = lstm_gradient_norms(layer, x) if kind in LSTM_CELLS else hidden_gradient_norms(layer, x, wrt="input")
+            if kind in LSTM_CELLS:
+                norms = lstm_gradient_norms(layer, x)
+            else:
+                norms = hidden_gradient_norms(layer, x, wrt="input")   # the chain rule by hand (lab 5)
             ratios.append((norms[0] / norms[-1]).item())
             if T == profile_length:
                 out.setdefault("profile", {})[kind] = (norms / norms[-1]).tolist()
