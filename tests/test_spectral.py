@@ -103,7 +103,7 @@ PROBE = textwrap.dedent("""
         eigvals_failed = False
     except RuntimeError:
         eigvals_failed = True
-    sr = vg.spectral_radius_demo(seed=0, hidden=64, steps=200, device="cpu")
+    sr = vg.run("spectral_radius_demo", seed=0, device="cpu")  # the book's settings
     cnn = vg._conv_matrix_stats(vg.plain_cnn(20, 16, init="he")[0][10], 8)
     print(json.dumps({"eigvals_failed": eigvals_failed,
                       "rho": {k: sr[k]["rho"] for k in sr["names"]},
