@@ -16,15 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAPTER = ROOT / "chapters" / "01_batchnorm.ipynb"
 
 PROBE = """
-import json, torch
+import json
 from helpers import use_book_numerics
 use_book_numerics()
-from helpers.experiments import ch1_batchnorm as bnx, ch4_vanishing_gradients as vg, ch3_lr_decay as lx
-out = {
-    "steps": bnx.steps_to_target(seed=1, max_steps=100, hidden=32),
-    "layers": vg.layer_gradients(seed=2, depth=6, hidden=32, batch_size=64),
-    "rnn": vg.rnn_gradient_vs_length(seed=1, lengths=(50,), cells=("tanh", "indrnn"), hidden=16, batch_size=4),
-    "quad": lx.quadratic_paths(seed=3),
+from helpers.experiments import ch1_batchnorm as ch1, ch3_lr_decay as ch3, ch4_vanishing_gradients as ch4
+out = {  # each experiment at its unit-test scale (TINY), through the chapters' settings tables
+    "steps": ch1.run("steps_to_target", seed=1, tiny=True),
+    "layers": ch4.run("layer_gradients", seed=2, tiny=True),
+    "rnn": ch4.run("rnn_gradient_vs_length", seed=1, tiny=True),
+    "quad": ch3.run("quadratic_paths", seed=3, tiny=True),
 }
 print(json.dumps(out, sort_keys=True, default=str))
 """
