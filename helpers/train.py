@@ -199,15 +199,17 @@ def _check_data(name, pair):
 def fit(model, train, *, steps, batch_size, lr, test=None, optimizer="sgd", momentum=0.0,
         weight_decay=0.0, schedule=None, eval_every=50, target_accuracy=None, loss="cross_entropy",
         seed=0, device=None, record_grad_norms=False, progress=None, stop_at_target=False,
-        schedule_kwargs=None, on_step=None) -> History:
+        schedule_kwargs=None, on_step=None, shuffle=True, eval_train=True) -> History:
     """Train ``model`` in place for ``steps`` mini-batch updates and return its ``History``.
 
     train, test: ``(X, y)`` tensors, X: (N, ...), y: (N,) int64 classes (or float targets with
     ``loss="mse"``). Mini-batches of ``batch_size`` rows come from a fresh permutation of the
     training set each epoch (an incomplete last batch is dropped), drawn from a
-    ``torch.Generator`` seeded with ``seed``; the global torch RNG (dropout) is also seeded from
-    ``seed`` inside a fork, so the caller's random state is untouched. The same seed gives an
-    identical History on the CPU.
+    ``torch.Generator`` seeded with ``seed``; with ``shuffle=False`` they are the rows in order
+    (rows 0..batch_size-1, then the next batch_size, ...: a stream of fresh examples, such as
+    ``batch_size * steps`` generated sequences, is then seen once, in order). The global torch RNG
+    (dropout) is seeded from ``seed`` inside a fork, so the caller's random state is untouched.
+    The same seed gives an identical History on the CPU.
 
     optimizer: "sgd" (with ``momentum``), "adam", "adamw", or a factory called as
     ``optimizer(model.parameters(), lr=lr)`` (e.g. ``torch.optim.RMSprop``).
@@ -217,8 +219,9 @@ def fit(model, train, *, steps, batch_size, lr, test=None, optimizer="sgd", mome
     driven by ``helpers.schedules.ScheduledOptimizer``.
     device: None means ``helpers.get_device()``; pass "cpu" for bit-exact reproducibility.
     Evaluation (eval mode, whole sets) happens at step 0, every ``eval_every`` steps and at the
-    end. ``target_accuracy`` in (0, 1] sets ``History.steps_to_target``; with
-    ``stop_at_target=True`` training stops there. A NaN/inf loss stops training with
+    end; ``eval_train=False`` evaluates the test set only (for a large stream of training
+    examples), leaving ``train_acc`` and ``eval_train_loss`` empty. ``target_accuracy`` in (0, 1]
+    sets ``History.steps_to_target``; with ``stop_at_target=True`` training stops there. A NaN/inf loss stops training with
     ``diverged=True`` (no exception). See the module docstring for ``progress``.
 
     on_step: None or a callable ``on_step(step, model, loss)``, called after every update
@@ -246,11 +249,15 @@ def fit(model, train, *, steps, batch_size, lr, test=None, optimizer="sgd", mome
     check_number("momentum", momentum, min=0)
     check_number("weight_decay", weight_decay, min=0)
     check_int("seed", seed, min=0)
+    check_bool("shuffle", shuffle)
+    check_bool("eval_train", eval_train)
     loss_fn = _loss_fn(loss)
     classification = loss != "mse"
     if target_accuracy is not None:
         if not classification:
             raise ValueError("target_accuracy needs a classification loss, not loss='mse'")
+        if not eval_train:
+            raise ValueError("target_accuracy is measured on the training set: it needs eval_train=True")
         check_number("target_accuracy", target_accuracy, min=0, max=1, min_open=True)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
@@ -284,10 +291,11 @@ def fit(model, train, *, steps, batch_size, lr, test=None, optimizer="sgd", mome
         history.eval_steps.append(step)
         model.eval()
         with torch.no_grad():
-            out = _predict(model, X_train, 4096)
-            history.eval_train_loss.append(loss_fn(out, y_train).item())
-            if classification:
-                history.train_acc.append((out.argmax(1) == y_train).float().mean().item())
+            if eval_train:
+                out = _predict(model, X_train, 4096)
+                history.eval_train_loss.append(loss_fn(out, y_train).item())
+                if classification:
+                    history.train_acc.append((out.argmax(1) == y_train).float().mean().item())
             if test is not None:
                 out_t = _predict(model, X_test, 4096)
                 history.test_loss.append(loss_fn(out_t, y_test).item())
@@ -311,7 +319,7 @@ def fit(model, train, *, steps, batch_size, lr, test=None, optimizer="sgd", mome
                     break
                 position = (step - 1) % batches_per_epoch
                 if position == 0:
-                    perm = torch.randperm(n, generator=generator).to(device)
+                    perm = (torch.randperm(n, generator=generator) if shuffle else torch.arange(n)).to(device)
                 idx = perm[position * batch_size:(position + 1) * batch_size]
                 value = loss_fn(model(X_train[idx]), y_train[idx])
                 loss_value = value.item()

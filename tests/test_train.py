@@ -301,3 +301,91 @@ def test_fit_trains_with_every_norm(norm, kwargs, digits):
     h = fit(small_model(norm=norm, norm_kwargs=kwargs), (digits.X_train, digits.y_train), steps=100, batch_size=32, lr=0.1,
             eval_every=100, device="cpu", progress=False)
     assert not h.diverged and h.train_acc[-1] > 0.85
+
+
+# ---------------------------------------------------------------- a stream of examples in order, test-set evaluation
+class _Recorder(nn.Module):
+    """A linear layer that keeps every training-mode input batch it sees."""
+
+    def __init__(self, d_in, d_out):
+        super().__init__()
+        self.linear = nn.Linear(d_in, d_out)
+        self.batches = []
+
+    def forward(self, x):
+        if self.training:
+            self.batches.append(x.detach().clone())
+        return self.linear(x)
+
+
+def test_shuffle_false_takes_the_rows_in_order_each_epoch():
+    X = torch.arange(100 * 3, dtype=torch.float32).reshape(100, 3)
+    y = torch.zeros(100, dtype=torch.int64)
+    model = _Recorder(3, 2)
+    fit(model, (X, y), steps=7, batch_size=30, lr=1e-6, shuffle=False, eval_every=100, device="cpu",
+        progress=False)
+    starts = [0, 30, 60, 0, 30, 60, 0]  # three whole batches per epoch; the last 10 rows are dropped
+    assert len(model.batches) == 7
+    for batch, start in zip(model.batches, starts):
+        assert torch.equal(batch, X[start:start + 30])
+    shuffled = _Recorder(3, 2)
+    fit(shuffled, (X, y), steps=1, batch_size=30, lr=1e-6, eval_every=100, device="cpu", progress=False)
+    assert not torch.equal(shuffled.batches[0], X[:30])  # the default draws a permutation
+
+
+def test_eval_train_false_evaluates_the_test_set_only(digits):
+    train, test = (digits.X_train, digits.y_train), (digits.X_test, digits.y_test)
+    kw = dict(test=test, steps=30, batch_size=32, lr=0.1, eval_every=10, device="cpu", progress=False)
+    h = fit(small_model(), train, eval_train=False, **kw)
+    ref = fit(small_model(), train, **kw)
+    assert h.train_acc == [] and h.eval_train_loss == []
+    assert h.eval_steps == ref.eval_steps == [0, 10, 20, 30]
+    assert h.test_acc == ref.test_acc and h.test_loss == ref.test_loss and h.train_loss == ref.train_loss
+    with pytest.raises(ValueError, match="target_accuracy is measured on the training set"):
+        fit(small_model(), train, eval_train=False, target_accuracy=0.5, **kw)
+    with pytest.raises(TypeError, match="shuffle must be a bool; got 0"):
+        fit(small_model(), train, shuffle=0, **kw)
+
+
+def test_fit_equals_a_hand_written_loop_over_a_stream_with_a_constraint():
+    """The adding problem's loop (chapter 4): fresh batches in order, Adam, MSE, the weights clipped after
+    every update, the test MSE every few steps. fit(shuffle=False, eval_train=False, on_step=clip) gives
+    the same numbers bit for bit."""
+    from helpers.data import make_adding_problem
+
+    T, batch_size, steps, eval_every = 8, 16, 12, 4
+    X, y = make_adding_problem(batch_size * steps, T, seed=0)
+    X_test, y_test = make_adding_problem(64, T, seed=1)
+    X, X_test = X.reshape(len(X), -1), X_test.reshape(len(X_test), -1)
+
+    def clip(step, model, loss):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.clamp_(-0.3, 0.3)
+
+    def net():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(2 * T, 16), nn.Tanh(), nn.Linear(16, 1), nn.Flatten(0))
+
+    model = net()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    test_mse = []
+    for step in range(0, steps + 1):
+        if step:
+            lo = (step - 1) * batch_size
+            loss = nn.functional.mse_loss(model(X[lo:lo + batch_size]), y[lo:lo + batch_size])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            clip(step, model, loss.item())
+        if step % eval_every == 0:
+            with torch.no_grad():
+                test_mse.append(nn.functional.mse_loss(model(X_test), y_test).item())
+
+    fitted = net()
+    h = fit(fitted, (X, y), test=(X_test, y_test), steps=steps, batch_size=batch_size, lr=1e-2, optimizer="adam",
+            loss="mse", eval_every=eval_every, shuffle=False, eval_train=False, on_step=clip, device="cpu",
+            progress=False)
+    assert h.eval_steps == [0, 4, 8, 12]
+    assert h.test_loss == test_mse
+    assert all(torch.equal(a, b) for a, b in zip(fitted.parameters(), model.parameters()))
