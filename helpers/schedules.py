@@ -78,10 +78,10 @@ def exponential(lr0, gamma) -> Schedule:
 
 
 def inverse_time(lr0, k, steps_per_epoch=1) -> Schedule:
-    """Inverse-time decay lr0 / (1 + k · epoch), the formula of seed 001.
+    """Inverse-time decay lr0 / (1 + k · epoch), the formula of chapter 3's source thread.
 
     ``epoch = ⌊t / steps_per_epoch⌋``: with ``steps_per_epoch=1`` (the default) the unit is the
-    step; with the number of mini-batches per epoch the rate changes once per epoch as in the seed.
+    step; with the number of mini-batches per epoch the rate changes once per epoch as in that thread.
     k >= 0 (k = 0 is a constant rate).
     """
     lr0, k = _positive("lr0", lr0), _non_negative("k", k)
