@@ -626,7 +626,8 @@ CLAIMS: list[Claim] = [
           _m_sweep, lambda f: f["lr_min"] < f["best_lr"] < f["lr_max"] and f["smallest_lr_loss"] > 2 * f["best_loss"]
           and f["largest_lr_at_chance_or_nan"] == 1.0,
           "lr_min < best lr < lr_max; loss at lr_min > 2 x best loss; the largest rate at chance or NaN",
-          {"best_lr": _ch3_sw("best_lr"), "smallest_lr_loss": _ch3_sw("small_loss"), "best_loss": _ch3_sw("best_loss")}),
+          {"best_lr": _ch3_sw("best_lr"), "smallest_lr_loss": _ch3_sw("small_loss"),
+           "best_loss": _ch3_sw("best_loss")}),
     Claim("ch3_decay_helps_when_noisy", 3,
           "Batch 32, peak lr 0.1 (gradient noise dominates): cosine < step < constant in final training loss, "
           "and cosine has the higher test accuracy than constant.",
@@ -636,9 +637,9 @@ CLAIMS: list[Claim] = [
                                                               ("cosine", "acc"), ("constant", "acc"))},
           ("cosine_loss", "step_loss", "constant_loss", "cosine_acc", "constant_acc")),
     Claim("ch3_inverse_time_depends_on_k", 3,
-          "Batch 32: the seed's inverse-time formula with k set to end at lr/100 (k = 8.25 per epoch) ends above even "
-          "the constant rate; with k set to end at lr/10 (k = 0.75 per epoch) it ends below step decay and the "
-          "constant rate, though above cosine.",
+          "Batch 32: the source post's inverse-time formula with k set to end at lr/100 (k = 8.25 per epoch) ends "
+          "above even the constant rate; with k set to end at lr/10 (k = 0.75 per epoch) it ends below step decay "
+          "and the constant rate, though above cosine.",
           _m_noisy, lambda f: f["inverse_time_loss"] > f["constant_loss"]
           and f["inverse_time_10_loss"] < min(f["step_loss"], f["constant_loss"])
           and f["inverse_time_10_loss"] > f["cosine_loss"],
@@ -646,7 +647,8 @@ CLAIMS: list[Claim] = [
           {f"{n}_loss": _ch3_cmp("noisy", n, "loss") for n in ("inverse_time", "inverse_time_10")},
           ("inverse_time_loss", "inverse_time_10_loss", "constant_loss", "step_loss", "cosine_loss")),
     Claim("ch3_linear_lowest_when_noisy", 3,
-          "Batch 32: linear decay to zero (the seed's «خطی») ends with the lowest training loss of the nine schedules.",
+          "Batch 32: linear decay to zero (the source post's «خطی») ends with the lowest training loss of the nine "
+          "schedules.",
           _m_noisy, lambda f: f["linear_loss"] == min(v for k, v in f.items() if k.endswith("_loss")),
           "train loss: linear = min over the nine schedules",
           {"linear_loss": _ch3_cmp("noisy", "linear", "loss")}, ("linear_loss", "cosine_loss", "warmup_cosine_loss")),
@@ -655,8 +657,8 @@ CLAIMS: list[Claim] = [
           "(training loss): no advantage over cosine.",
           _m_noisy, lambda f: f["cosine_loss"] < f["cyclical_loss"] < min(f["step_loss"], f["constant_loss"]),
           "train loss: cosine < cyclical < min(step, constant)",
-          {"cyclical_loss": _ch3_cmp("noisy", "cyclical", "loss")}, ("cosine_loss", "cyclical_loss", "step_loss", "cosine_acc",
-                                                          "cyclical_acc")),
+          {"cyclical_loss": _ch3_cmp("noisy", "cyclical", "loss")},
+          ("cosine_loss", "cyclical_loss", "step_loss", "cosine_acc", "cyclical_acc")),
     Claim("ch3_benign_constant_best", 3,
           "Batch 256 (little noise): of the nine schedules the constant rate has the lowest training loss; "
           "exponential and inverse time (k for lr/100) the two highest.",
