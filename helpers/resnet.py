@@ -52,11 +52,11 @@ multiply and an add as two operations report twice as many FLOPs as MACs.
 """
 from __future__ import annotations
 
-from numbers import Real
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from helpers.checks import check_bool, check_int, check_number
 
 __all__ = [
     "BasicBlock",
@@ -86,16 +86,9 @@ IMAGENET_LAYOUTS = {
 
 
 # --------------------------------------------------------------------------- checks
-def _check_positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
 def _check_survival(name: str, p) -> float:
-    if isinstance(p, bool) or not isinstance(p, Real) or not (0.0 < float(p) <= 1.0):
-        raise ValueError(f"{name} must be a survival probability in (0, 1], got {p!r}")
-    return float(p)
+    """A survival probability of stochastic depth, in (0, 1]."""
+    return check_number(name, p, min=0, max=1, min_open=True)
 
 
 def _check_input(x, in_ch: int, where: str, shape: str = "(N, C, H, W)") -> None:
@@ -186,8 +179,7 @@ class _ResidualBlock(nn.Module):
     input_shape = "(N, C, H, W)"
 
     def _setup(self, in_ch, out_ch, stride, shortcut, residual, zero_init_last_bn, survival_prob):
-        if not isinstance(residual, bool):
-            raise ValueError(f"residual must be True or False, got {residual!r}")
+        check_bool("residual", residual, "False: the plain block, without a shortcut")
         self.survival_prob = _check_survival("survival_prob", survival_prob)
         if not residual and self.survival_prob < 1.0:
             raise ValueError("stochastic depth (survival_prob < 1) needs residual=True: a plain block has no shortcut")
@@ -252,9 +244,9 @@ class BasicBlock(_ResidualBlock):
     def __init__(self, in_ch: int, out_ch: int, stride: int = 1, shortcut: str = "auto",
                  residual: bool = True, zero_init_last_bn: bool = False, survival_prob: float = 1.0):
         super().__init__()
-        self.in_ch = _check_positive_int("in_ch", in_ch)
-        self.out_ch = _check_positive_int("out_ch", out_ch)
-        self.stride = _check_positive_int("stride", stride)
+        self.in_ch = check_int("in_ch", in_ch, min=1)
+        self.out_ch = check_int("out_ch", out_ch, min=1)
+        self.stride = check_int("stride", stride, min=1)
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_ch)
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, stride=1, padding=1, bias=False)
@@ -297,10 +289,10 @@ class Bottleneck(_ResidualBlock):
                  residual: bool = True, zero_init_last_bn: bool = False, survival_prob: float = 1.0,
                  expansion: int = 4, stride_in: str = "1x1"):
         super().__init__()
-        self.in_ch = _check_positive_int("in_ch", in_ch)
-        self.mid_ch = _check_positive_int("mid_ch", mid_ch)
-        self.stride = _check_positive_int("stride", stride)
-        self.expansion = _check_positive_int("expansion", expansion)
+        self.in_ch = check_int("in_ch", in_ch, min=1)
+        self.mid_ch = check_int("mid_ch", mid_ch, min=1)
+        self.stride = check_int("stride", stride, min=1)
+        self.expansion = check_int("expansion", expansion, min=1)
         if stride_in not in ("1x1", "3x3"):
             raise ValueError(f"stride_in must be '1x1' (paper) or '3x3' (torchvision v1.5), got {stride_in!r}")
         self.stride_in = stride_in
@@ -345,7 +337,7 @@ class MLPBlock(_ResidualBlock):
     def __init__(self, width: int, residual: bool = True, zero_init_last_bn: bool = False,
                  survival_prob: float = 1.0):
         super().__init__()
-        self.in_ch = self.out_ch = _check_positive_int("width", width)
+        self.in_ch = self.out_ch = check_int("width", width, min=1)
         self.fc1 = nn.Linear(width, width, bias=False)
         self.bn1 = nn.BatchNorm1d(width)
         self.fc2 = nn.Linear(width, width, bias=False)
@@ -427,8 +419,8 @@ def resnet_imagenet(depth: int, num_classes: int = 1000, *, residual: bool = Tru
     if isinstance(depth, bool) or depth not in IMAGENET_LAYOUTS:
         raise ValueError(f"unsupported depth {depth!r} for resnet_imagenet; expected one of "
                          f"{', '.join(map(str, IMAGENET_LAYOUTS))}")
-    _check_positive_int("num_classes", num_classes)
-    _check_positive_int("in_channels", in_channels)
+    check_int("num_classes", num_classes, min=1)
+    check_int("in_channels", in_channels, min=1)
     kind, layout = IMAGENET_LAYOUTS[depth]
     stem = nn.Sequential(
         nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False),
@@ -486,10 +478,9 @@ def resnet_cifar(depth: int, num_classes: int = 10, *, residual: bool = True, wi
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6 != 0:
         raise ValueError(f"unsupported depth {depth!r} for resnet_cifar; expected 6n + 2 with n >= 1 "
                          "(8, 14, 20, 32, 44, 56, 110, ...)")
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be an int >= 1 (the width factor k), got {width!r}")
-    _check_positive_int("num_classes", num_classes)
-    _check_positive_int("in_channels", in_channels)
+    check_int("width", width, min=1)  # the width factor k
+    check_int("num_classes", num_classes, min=1)
+    check_int("in_channels", in_channels, min=1)
     if stochastic_depth is not None:
         p_last = _check_survival("stochastic_depth (the last block's survival probability p_L)",
                                  stochastic_depth)
@@ -631,7 +622,7 @@ def compare_blocks(in_ch: int = 256, mid_ch: int = 64, size: int = 56) -> dict[s
     each as ``{"params": int, "macs": int}``.
     """
     for name, v in (("in_ch", in_ch), ("mid_ch", mid_ch), ("size", size)):
-        _check_positive_int(name, v)
+        check_int(name, v, min=1)
     if in_ch % mid_ch:
         raise ValueError(f"in_ch must be a multiple of mid_ch (expansion = in_ch / mid_ch), got {in_ch}, {mid_ch}")
     with torch.device("meta"):  # shapes only: nothing is computed

@@ -28,8 +28,11 @@ def _is_rate(value):
 
 def test_blocks_for_depth():
     assert ch5.blocks_for_depth(6) == 2 and ch5.blocks_for_depth(30) == 14 and ch5.blocks_for_depth(2) == 0
-    for bad in (5, 0, -2, 6.0, True):
-        with pytest.raises(ValueError):
+    for bad in (5, 0, -2):
+        with pytest.raises(ValueError, match="depth must be"):
+            ch5.blocks_for_depth(bad)
+    for bad in (6.0, True):
+        with pytest.raises(TypeError, match="depth must be an int"):
             ch5.blocks_for_depth(bad)
 
 
@@ -127,7 +130,7 @@ def test_bad_settings_give_clear_errors(mnist1d):
     bad = dict(ch5.SETTINGS["degradation"], **ch5.TINY["degradation"])
     with pytest.raises(ValueError, match="variant"):
         ch5.degradation(**dict(bad, variants=("dense",)), data=mnist1d, device=CPU)
-    with pytest.raises(ValueError, match="even int"):
+    with pytest.raises(ValueError, match="depth must be even"):
         ch5.degradation(**dict(bad, depths=(5,)), data=mnist1d, device=CPU)
     with pytest.raises(TypeError):
         ch5.degradation(depths=(6,), data=mnist1d)  # no defaults for the book's settings

@@ -367,7 +367,6 @@ def test_stochastic_depth_linear_decay():
     (lambda: resnet_cifar(2), "6n \\+ 2"),
     (lambda: resnet_cifar(20.0), "6n \\+ 2"),
     (lambda: resnet_cifar(20, width=0), "width must be an int >= 1"),
-    (lambda: resnet_cifar(20, width=1.5), "width must be an int >= 1"),
     (lambda: resnet_cifar(20, stochastic_depth=0.0), "in \\(0, 1\\]"),
     (lambda: resnet_cifar(20, stochastic_depth=1.5), "in \\(0, 1\\]"),
     (lambda: resnet_cifar(20, residual=False, stochastic_depth=0.5), "needs residual=True"),
@@ -382,6 +381,17 @@ def test_stochastic_depth_linear_decay():
 ])
 def test_bad_construction_raises(call, match):
     with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: resnet_cifar(20, width=1.5), "width must be an int >= 1"),  # 1.5 is not a width factor
+    (lambda: BasicBlock(4.0, 4), "in_ch must be an int >= 1"),
+    (lambda: BasicBlock(4, 4, residual=1), "residual must be a bool"),
+    (lambda: BasicBlock(4, 4, survival_prob="0.5"), "survival_prob must be a number in \\(0, 1\\]"),
+])
+def test_wrong_types_raise_type_errors(call, match):
+    with pytest.raises(TypeError, match=match):
         call()
 
 

@@ -28,6 +28,7 @@ import time
 import torch
 import torch.nn as nn
 
+from helpers.checks import check_int
 from helpers.data import Split, make_mnist1d
 from helpers.experiments.common import NUM_CLASSES, digits_or
 from helpers.experiments.settings import book_runner
@@ -81,8 +82,7 @@ class ResidualMLP(nn.Module):
     def __init__(self, in_features: int, width: int, num_blocks: int, num_classes: int = NUM_CLASSES, *,
                  residual: bool = True, zero_init_last_bn: bool = False):
         super().__init__()
-        if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 0:
-            raise ValueError(f"num_blocks must be an int >= 0, got {num_blocks!r}")
+        check_int("num_blocks", num_blocks, min=0)
         self.residual = bool(residual)
         self.stem = nn.Sequential(nn.Linear(in_features, width, bias=False), nn.BatchNorm1d(width), nn.ReLU())
         nn.init.kaiming_normal_(self.stem[0].weight, nonlinearity="relu")
@@ -105,8 +105,8 @@ class ResidualMLP(nn.Module):
 
 def blocks_for_depth(depth: int) -> int:
     """Number of two-layer blocks of a :class:`ResidualMLP` with ``depth`` weight layers (even, >= 2)."""
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2 or depth % 2:
-        raise ValueError(f"depth must be an even int >= 2 (stem + 2 per block + classifier), got {depth!r}")
+    if check_int("depth", depth, min=2) % 2:
+        raise ValueError(f"depth must be even (stem + 2 per block + classifier); got {depth}")
     return (depth - 2) // 2
 
 
