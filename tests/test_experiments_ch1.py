@@ -86,6 +86,16 @@ def test_steps_to_target_bn_is_faster_seed0(digits):
     assert len(r["batch"]["eval_steps"]) == len(r["batch"]["train_acc"])
 
 
+def test_steps_to_target_at_the_tiny_scale_reports_a_lower_bound_when_the_plain_net_misses(tiny):
+    r = ch1.run("steps_to_target", tiny=True, data=tiny, device=CPU)
+    settings = book_call(ch1, "steps_to_target", tiny=True)
+    for norm in ("none", "batch"):
+        assert r[norm]["eval_steps"][0] == 0 and len(r[norm]["eval_steps"]) == len(r[norm]["train_acc"])
+        assert all(_is_acc(a) for a in r[norm]["train_acc"])
+    assert r["batch"]["steps"] is not None and r["none"]["steps"] is None  # sigmoid without BN: too slow here
+    assert r["ratio_is_lower_bound"] and r["ratio"] == settings["max_steps"] / r["batch"]["steps"]
+
+
 def test_lr_sweep_reports_divergence_without_raising(tiny):
     r = ch1.run("lr_sweep", tiny=True, data=tiny, device=CPU)
     assert r["lrs"] == list(ch1.TINY["lr_sweep"]["lrs"]) == [0.1, 1e4]

@@ -79,7 +79,7 @@ TINY = {
     "standardize_demo": {},
     "conditioning_demo": dict(n=400),
     "init_primer": dict(depth=6, hidden=32),
-    "steps_to_target": dict(target=0.9, hidden=32, max_steps=300),
+    "steps_to_target": dict(target=0.5, hidden=16, batch_size=20, max_steps=60),
     "lr_sweep": dict(lrs=(0.1, 1e4), steps=15, hidden=16, depth=2, batch_size=20),
     "init_scale_sweep": dict(scales=(0.1, 1.0), steps=10, hidden=16, depth=2, batch_size=20),
     "deep_network": dict(depth=4, hidden=16, steps=10, eval_every=5, batch_size=20),
