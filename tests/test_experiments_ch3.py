@@ -1,7 +1,7 @@
 """Fast checks of chapter 3's experiment functions (helpers.experiments.ch3_lr_decay).
 
-The chapter runs them with the book's settings (``lx.SETTINGS``); here they run at the declared tiny
-scale (``lx.run(name, tiny=True)``) or, where a test is about one argument or a direction, with the
+The chapter runs them with the book's settings (``ch3.SETTINGS``); here they run at the declared tiny
+scale (``ch3.run(name, tiny=True)``) or, where a test is about one argument or a direction, with the
 book's settings and a few named changes (``_with``), on a subset of MNIST-1D. The batched trainer
 (``batched_fit``, the fast path of ``helpers.train.fit``) is checked against ``fit`` copy by copy, and
 a seed's result must not depend on which other seeds or schedules were trained with it (the claims
@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from helpers.data import Split, make_mnist1d
-from helpers.experiments import ch3_lr_decay as lx
+from helpers.experiments import ch3_lr_decay as ch3
 from helpers.experiments.common import seeded_mlp
 from helpers.schedules import make_schedule
 from helpers.train import fit
@@ -28,9 +28,9 @@ CPU = "cpu"
 
 def _with(name, **changes):
     """The book's settings of experiment ``name`` with ``changes`` (for a call of the function itself)."""
-    unknown = set(changes) - set(lx.SETTINGS[name]) - {"seed", "data", "device", "schedule_kwargs", "burn_in"}
+    unknown = set(changes) - set(ch3.SETTINGS[name]) - {"seed", "data", "device", "schedule_kwargs", "burn_in"}
     assert not unknown, f"{sorted(unknown)} are not arguments of {name}"
-    return lx.SETTINGS[name] | changes
+    return ch3.SETTINGS[name] | changes
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +52,14 @@ def test_stationary_excess_loss_formula():
     # one direction: AR(1) u <- (1 - eta*lam) u - eta*sigma*xi has variance eta sigma^2 / (lam (2 - eta lam))
     lam, eta, sigma = 4.0, 0.1, 2.0
     var = eta * sigma ** 2 / (lam * (2 - eta * lam))
-    assert lx.stationary_excess_loss(eta, [lam], sigma) == pytest.approx(0.5 * lam * var)
+    assert ch3.stationary_excess_loss(eta, [lam], sigma) == pytest.approx(0.5 * lam * var)
     # small rates: ≈ d * eta * sigma^2 / 4
-    assert lx.stationary_excess_loss(1e-4, [1.0, 10.0], 1.0) == pytest.approx(2 * 1e-4 / 4, rel=1e-3)
-    assert lx.stationary_excess_loss(0.2, [1.0, 10.0], 1.0) == math.inf  # at the stability limit 2/lam_max
+    assert ch3.stationary_excess_loss(1e-4, [1.0, 10.0], 1.0) == pytest.approx(2 * 1e-4 / 4, rel=1e-3)
+    assert ch3.stationary_excess_loss(0.2, [1.0, 10.0], 1.0) == math.inf  # at the stability limit 2/lam_max
 
 
 def test_quadratic_paths_show_the_three_panels():
-    q = lx.run("quadratic_paths", seed=0)  # the book's settings: 100 steps, 1000 chains (milliseconds)
+    q = ch3.run("quadratic_paths", seed=0)  # the book's settings: 100 steps, 1000 chains (milliseconds)
     assert q["runs"] == ["small", "large", "decay", "diverge"]
     assert q["lr_limit"] == pytest.approx(0.2)
     start = np.linalg.norm(q["config"]["start"])
@@ -77,56 +77,56 @@ def test_quadratic_paths_show_the_three_panels():
     # the same noise draws in every run: the first step of "decay" and "large" coincide
     assert q["decay"]["path"][1] == q["large"]["path"][1]
     assert len(q["grid_f"]) == len(q["grid_y"]) and len(q["grid_f"][0]) == len(q["grid_x"])
-    assert lx.run("quadratic_paths", seed=0)["decay"]["path"] == q["decay"]["path"]  # deterministic
+    assert ch3.run("quadratic_paths", seed=0)["decay"]["path"] == q["decay"]["path"]  # deterministic
     # averaged over many noise draws, the large rate sits at its noise floor (one path need not: it is one draw)
     for name in ("small", "large", "decay"):
         assert len(q[name]["mean_loss"]) == 101 and q[name]["mean_loss"][0] == q[name]["loss"][0]
     assert 0.9 < q["large"]["chain_mean_last_half"] / q["large"]["floor"][-1] < 1.1
     assert q["decay"]["chain_mean_last_half"] < 0.2 * q["large"]["chain_mean_last_half"]
     assert q["small"]["chain_mean_last_half"] > 10 * q["small"]["floor"][-1]  # still far above its own floor
-    no_chains = lx.quadratic_paths(seed=0, **_with("quadratic_paths", chains=0))
+    no_chains = ch3.quadratic_paths(seed=0, **_with("quadratic_paths", chains=0))
     assert no_chains["large"]["path"] == q["large"]["path"]  # paths unchanged
 
 
 def test_quadratic_experiments_at_the_tiny_scale():
-    q = lx.run("quadratic_paths", tiny=True)
-    steps, grid = lx.TINY["quadratic_paths"]["steps"], lx.TINY["quadratic_paths"]["grid"]
+    q = ch3.run("quadratic_paths", tiny=True)
+    steps, grid = ch3.TINY["quadratic_paths"]["steps"], ch3.TINY["quadratic_paths"]["grid"]
     assert len(q["decay"]["path"]) == len(q["decay"]["mean_loss"]) == steps + 1 and len(q["grid_f"]) == grid
     assert all(math.isfinite(v) for name in ("small", "large", "decay") for v in q[name]["loss"])
-    s = lx.run("stationary_spread", tiny=True)
-    assert s["lrs"] == list(lx.TINY["stationary_spread"]["lrs"]) and len(s["ratio"]) == len(s["lrs"])
+    s = ch3.run("stationary_spread", tiny=True)
+    assert s["lrs"] == list(ch3.TINY["stationary_spread"]["lrs"]) and len(s["ratio"]) == len(s["lrs"])
     assert all(r > 0 and math.isfinite(r) for r in s["ratio"])
 
 
 def test_stationary_spread_matches_the_formula():
-    s = lx.stationary_spread(seed=0, **_with("stationary_spread", lrs=(0.05, 0.1), chains=400, measure=200))
+    s = ch3.stationary_spread(seed=0, **_with("stationary_spread", lrs=(0.05, 0.1), chains=400, measure=200))
     assert s["lrs"] == [0.05, 0.1]
     for ratio in s["ratio"]:
         assert 0.85 < ratio < 1.15
     assert s["measured"][1] > 1.8 * s["measured"][0]  # proportional to the rate
     with pytest.raises(ValueError, match="stability limit"):
-        lx.stationary_spread(seed=0, **_with("stationary_spread", lrs=(0.25,), chains=10, measure=10))
+        ch3.stationary_spread(seed=0, **_with("stationary_spread", lrs=(0.25,), chains=10, measure=10))
 
 
 def test_linear_decay_matches_torch():
-    lin = lx.linear_decay(0.1, 50)
+    lin = ch3.linear_decay(0.1, 50)
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     sched = torch.optim.lr_scheduler.PolynomialLR(opt, total_iters=50, power=1.0)
     for t in range(60):
         assert lin(t) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12, abs=1e-15)
         opt.step()
         sched.step()
-    assert lx.linear_decay(0.1, 10, final_factor=0.1)(10) == pytest.approx(0.01)
-    assert lx.build_schedule("linear", lr=0.1, total_steps=40, steps_per_epoch=10)(20) == pytest.approx(0.05)
+    assert ch3.linear_decay(0.1, 10, final_factor=0.1)(10) == pytest.approx(0.01)
+    assert ch3.build_schedule("linear", lr=0.1, total_steps=40, steps_per_epoch=10)(20) == pytest.approx(0.05)
     for bad in ({"lr0": 0.0, "total_steps": 10}, {"lr0": 0.1, "total_steps": 0},
                 {"lr0": 0.1, "total_steps": 10, "final_factor": 2.0}):
         with pytest.raises(ValueError):
-            lx.linear_decay(**bad)
+            ch3.linear_decay(**bad)
 
 
 def test_schedule_table_mean_and_final_rates():
-    t = lx.schedule_table(lr=0.1, total_steps=600, steps_per_epoch=50)
-    assert t["names"] == list(lx.SCHEDULE_NAMES)
+    t = ch3.schedule_table(lr=0.1, total_steps=600, steps_per_epoch=50)
+    assert t["names"] == list(ch3.SCHEDULE_NAMES)
     assert t["inverse_time_10"]["params"]["k"] == pytest.approx(9 / 12)  # ends at lr0/10 after 12 epochs
     assert t["inverse_time_10"]["final_factor"] == pytest.approx(1 / (1 + 0.75 * 11))
     assert t["linear"]["mean_factor"] == pytest.approx(0.5, abs=1e-2)
@@ -139,9 +139,9 @@ def test_schedule_table_mean_and_final_rates():
     # the two aggressive decays move least
     means = {n: t[n]["mean_factor"] for n in t["names"]}
     assert max(means["inverse_time"], means["exponential"]) < min(means["step"], means["cosine"])
-    custom = lx.build_schedule("inverse_time", lr=0.1, total_steps=600, steps_per_epoch=50, final_factor=0.1)
+    custom = ch3.build_schedule("inverse_time", lr=0.1, total_steps=600, steps_per_epoch=50, final_factor=0.1)
     assert custom.params["k"] == pytest.approx(9 / 12)
-    gentle = lx.schedule_table(names=("inverse_time",), lr=0.1, total_steps=600, steps_per_epoch=50,
+    gentle = ch3.schedule_table(names=("inverse_time",), lr=0.1, total_steps=600, steps_per_epoch=50,
                                schedule_kwargs={"inverse_time": {"final_factor": 0.1}})
     assert gentle["inverse_time"]["mean_factor"] > 2 * t["inverse_time"]["mean_factor"]
 
@@ -158,7 +158,7 @@ def test_batched_fit_follows_fit_copy_by_copy(tiny):
     seeds = [0, 3, 3]
     models = [seeded_mlp(tiny, seed=s, hidden=16, depth=2, activation="relu") for s in seeds]
     before = [p.detach().clone() for p in models[0].parameters()]
-    copies = lx.batched_fit(models, tiny, schedules, seeds=seeds, steps=40, batch_size=20, eval_every=10,
+    copies = ch3.batched_fit(models, tiny, schedules, seeds=seeds, steps=40, batch_size=20, eval_every=10,
                             device=CPU)
     assert all(torch.equal(a, b) for a, b in zip(before, models[0].parameters()))  # models untouched
     for schedule, seed, got in zip(schedules, seeds, copies):
@@ -170,36 +170,36 @@ def test_batched_fit_follows_fit_copy_by_copy(tiny):
         assert got["test_acc"] == pytest.approx(want.test_acc, abs=1e-6)  # fit averages in float32
         assert not got["diverged"] and got["diverged_at"] is None
     with pytest.raises(ValueError, match="one model and one seed"):
-        lx.batched_fit(models, tiny, schedules[:2], steps=5, batch_size=20, device=CPU)
+        ch3.batched_fit(models, tiny, schedules[:2], steps=5, batch_size=20, device=CPU)
     with pytest.raises(ValueError, match="Linear-ReLU"):
-        lx.batched_fit(torch.nn.Sequential(torch.nn.Linear(40, 10), torch.nn.Tanh()), tiny, schedules[:1], steps=5,
+        ch3.batched_fit(torch.nn.Sequential(torch.nn.Linear(40, 10), torch.nn.Tanh()), tiny, schedules[:1], steps=5,
                        batch_size=20, device=CPU)
     with pytest.raises(ValueError, match="finite number"):
-        lx.batched_fit(models[0], tiny, [lambda t: float("nan")], steps=5, batch_size=20, device=CPU)
+        ch3.batched_fit(models[0], tiny, [lambda t: float("nan")], steps=5, batch_size=20, device=CPU)
     with pytest.raises(TypeError, match="callables"):
-        lx.batched_fit(models[0], tiny, [0.1], steps=5, batch_size=20, device=CPU)
+        ch3.batched_fit(models[0], tiny, [0.1], steps=5, batch_size=20, device=CPU)
     with pytest.raises(ValueError, match="steps must be an int >= 1"):
-        lx.batched_fit(models[0], tiny, schedules[:1], steps=0, batch_size=20, device=CPU)
+        ch3.batched_fit(models[0], tiny, schedules[:1], steps=0, batch_size=20, device=CPU)
     with pytest.raises(ValueError, match="batch_size must be an int in \\[1, 400\\]"):
-        lx.batched_fit(models[0], tiny, schedules[:1], steps=5, batch_size=401, device=CPU)
+        ch3.batched_fit(models[0], tiny, schedules[:1], steps=5, batch_size=401, device=CPU)
 
 
 def test_batched_fit_a_diverging_copy_leaves_the_others_alone(tiny):
     model = seeded_mlp(tiny, seed=1, hidden=16, depth=2, activation="relu")
     rates = [lambda t: 0.1, lambda t: 1e4, lambda t: 0.03]
-    together = lx.batched_fit(model, tiny, rates, seeds=1, steps=30, batch_size=20, eval_every=10, device=CPU)
+    together = ch3.batched_fit(model, tiny, rates, seeds=1, steps=30, batch_size=20, eval_every=10, device=CPU)
     assert together[1]["diverged"] and isinstance(together[1]["diverged_at"], int)
     assert len(together[1]["batch_loss"]) == together[1]["diverged_at"] == len(together[1]["lr"])
     assert not math.isfinite(together[1]["batch_loss"][-1])
     for i in (0, 2):
-        alone = lx.batched_fit(model, tiny, [rates[i]], seeds=1, steps=30, batch_size=20, eval_every=10,
+        alone = ch3.batched_fit(model, tiny, [rates[i]], seeds=1, steps=30, batch_size=20, eval_every=10,
                                device=CPU)[0]
         assert not together[i]["diverged"]
         assert together[i]["train_loss"] == alone["train_loss"] and together[i]["batch_loss"] == alone["batch_loss"]
 
 
 def test_lr_sweep_reports_divergence_without_raising(tiny):
-    r = lx.run("lr_sweep", tiny=True, data=tiny, device=CPU)  # rates 0.1 and 1e4, 20 steps
+    r = ch3.run("lr_sweep", tiny=True, data=tiny, device=CPU)  # rates 0.1 and 1e4, 20 steps
     ok, bad = r["runs"]
     assert not ok["diverged"] and math.isfinite(ok["final_loss"]) and _is_acc(ok["final_test_acc"])
     assert ok["eval_steps"] == [0, 10, 20] and len(ok["curve"]) == 3
@@ -211,7 +211,7 @@ def test_lr_sweep_reports_divergence_without_raising(tiny):
 
 def test_compare_schedules_is_well_formed(tiny):
     names = ("constant", "inverse_time", "warmup_cosine")
-    out = lx.compare_schedules(seed=0, data=tiny, device=CPU, schedule_kwargs={"inverse_time": {"final_factor": 0.1}},
+    out = ch3.compare_schedules(seed=0, data=tiny, device=CPU, schedule_kwargs={"inverse_time": {"final_factor": 0.1}},
                                **_with("compare_schedules", regimes={"noisy": {"batch_size": 32, "steps": 30}},
                                        seed_offsets=(0,), names=names, hidden=16, eval_every=10))
     assert list(out) == ["noisy"] and list(out["noisy"]) == [0]
@@ -227,34 +227,34 @@ def test_compare_schedules_is_well_formed(tiny):
     assert r["warmup_cosine"]["lr"][0] < r["warmup_cosine"]["lr"][1]  # warming up
     losses = [r[n]["final_train_loss"] for n in r["order"]]
     assert losses == sorted(losses)
-    drop = lx.loss_around_step(r, "constant", 20)
+    drop = ch3.loss_around_step(r, "constant", 20)
     assert drop["drop_after"] == pytest.approx(drop["at"] - drop["after"])
     with pytest.raises(ValueError, match="evaluation"):
-        lx.loss_around_step(r, "constant", 15)
+        ch3.loss_around_step(r, "constant", 15)
 
 
 def test_compare_schedules_refuses_bad_settings(tiny):
     with pytest.raises(TypeError, match="book settings"):
-        lx.run("compare_schedules", names=("constant",), data=tiny)
+        ch3.run("compare_schedules", names=("constant",), data=tiny)
     with pytest.raises(ValueError, match="part of the book"):
-        lx.run("compare_schedules", subset={"seed_offsets": (5,)}, data=tiny)
+        ch3.run("compare_schedules", subset={"seed_offsets": (5,)}, data=tiny)
     for changes, match in [({"regimes": {"calm": {"lr": 0.1}}}, "regimes"), ({"names": ("constant", "constant")},
                                                                              "distinct"),
                            ({"seed_offsets": (1, 1)}, "seed_offsets"), ({"seed_offsets": ()}, "seed_offsets")]:
         with pytest.raises(ValueError, match=match):
-            lx.compare_schedules(seed=0, data=tiny, **_with("compare_schedules", **changes))
+            ch3.compare_schedules(seed=0, data=tiny, **_with("compare_schedules", **changes))
     with pytest.raises(ValueError, match="schedule_kwargs"):
-        lx.compare_schedules(seed=0, data=tiny, schedule_kwargs={"cosine": {}},
+        ch3.compare_schedules(seed=0, data=tiny, schedule_kwargs={"cosine": {}},
                              **_with("compare_schedules", names=("constant",)))
 
 
 def test_a_seed_gives_the_same_numbers_alone_or_with_others(tiny):
     """The notebook trains three seeds together, the claims registry one at a time: bit for bit the same."""
-    together = lx.run("compare_schedules", tiny=True, data=tiny, device=CPU)["noisy"]  # seeds 0 and 2
+    together = ch3.run("compare_schedules", tiny=True, data=tiny, device=CPU)["noisy"]  # seeds 0 and 2
     assert sorted(together) == [0, 2] and together[2]["config"]["seed"] == 2
-    alone = lx.run("compare_schedules", seed=2, tiny=True, subset={"seed_offsets": (0,)}, data=tiny,
+    alone = ch3.run("compare_schedules", seed=2, tiny=True, subset={"seed_offsets": (0,)}, data=tiny,
                    device=CPU)["noisy"]
-    fewer = lx.run("compare_schedules", seed=2, tiny=True, subset={"seed_offsets": (0,), "names": ("linear",)},
+    fewer = ch3.run("compare_schedules", seed=2, tiny=True, subset={"seed_offsets": (0,), "names": ("linear",)},
                    data=tiny, device=CPU)["noisy"]
     assert list(alone) == list(fewer) == [2]
     for name in together[2]["names"]:
@@ -265,7 +265,7 @@ def test_a_seed_gives_the_same_numbers_alone_or_with_others(tiny):
 
 
 def test_noisy_regime_decay_beats_constant_seed0(mnist1d):
-    r = lx.compare_schedules(seed=0, data=mnist1d, device=CPU,
+    r = ch3.compare_schedules(seed=0, data=mnist1d, device=CPU,
                              **_with("compare_schedules", regimes={"noisy": {"batch_size": 32, "steps": 500}},
                                      seed_offsets=(0,), names=("constant", "step", "cosine")))["noisy"][0]
     loss = {n: r[n]["final_train_loss"] for n in r["names"]}
