@@ -47,7 +47,7 @@ import torch
 
 from helpers.experiments import ch2_bn_sigmoid_relu as ch2
 from helpers.experiments import ch1_batchnorm as ch1
-from helpers.experiments import ch3_lr_decay as lx
+from helpers.experiments import ch3_lr_decay as ch3
 from helpers.experiments import ch5_resnet as ch5
 from helpers.experiments import ch4_vanishing_gradients as ch4
 from helpers import verdicts
@@ -122,13 +122,13 @@ def _ch2_sigmoid(seed):
 
 
 def _ch3_sweep(seed):
-    return lx.run("lr_sweep", seed=seed, device="cpu")
+    return ch3.run("lr_sweep", seed=seed, device="cpu")
 
 
 def _ch3_schedules(seed):
     # the notebook trains seeds 0, 1, 2 together (seed_offsets 0, 1, 2); a seed's numbers are bit for bit
     # those of this one-seed run (tests/test_experiments_ch3.py checks it): {regime: the seed's result}
-    by_regime = lx.run("compare_schedules", seed=seed, subset={"seed_offsets": (0,)}, device="cpu")
+    by_regime = ch3.run("compare_schedules", seed=seed, subset={"seed_offsets": (0,)}, device="cpu")
     return {regime: results[seed] for regime, results in by_regime.items()}
 
 
@@ -383,8 +383,8 @@ def _m_warmup(seed):
 
 
 # chapter 3's glue keys, as the chapter glues them: _ch3_cmp("noisy", "cosine", "loss") = "ch3_noisy_cosine_loss"
-_ch3_sw = functools.partial(glue_key, lx.GLUE_PREFIX["lr_sweep"])
-_ch3_cmp = functools.partial(glue_key, lx.GLUE_PREFIX["compare_schedules"])
+_ch3_sw = functools.partial(glue_key, ch3.GLUE_PREFIX["lr_sweep"])
+_ch3_cmp = functools.partial(glue_key, ch3.GLUE_PREFIX["compare_schedules"])
 
 
 # chapter 4 ----------------------------------------------------------------
@@ -666,7 +666,7 @@ CLAIMS: list[Claim] = [
           and min(f[f"{n}_loss"] for n in BENIGN_UNDER) > max(v for k, v in f.items()
                                                               if k not in tuple(f"{n}_loss" for n in BENIGN_UNDER)),
           "constant = min of the nine; min(exponential, inverse_time) > max of the other seven",
-          {f"{n}_loss": _ch3_cmp("benign", n, "loss") for n in lx.SCHEDULE_NAMES},
+          {f"{n}_loss": _ch3_cmp("benign", n, "loss") for n in ch3.SCHEDULE_NAMES},
           ("constant_loss", "cyclical_loss", "linear_loss", "cosine_loss", "step_loss", "exponential_loss",
            "inverse_time_loss")),
     Claim("ch3_warmup_small_effect", 3,
