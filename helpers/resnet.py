@@ -604,8 +604,6 @@ def count_macs(model: nn.Module, input_shape) -> int:
     return sum(macs_by_layer(model, input_shape).values())
 
 
-# The name lab 6's graded tests import (``from helpers.resnet import count_flops``); not part of the API.
-count_flops = count_macs
 
 
 def compare_blocks(in_ch: int = 256, mid_ch: int = 64, size: int = 56) -> dict[str, dict[str, int]]:
@@ -633,4 +631,3 @@ def compare_blocks(in_ch: int = 256, mid_ch: int = 64, size: int = 56) -> dict[s
         }
     return {k: {"params": count_parameters(b), "macs": count_macs(b, (c, size, size))}
             for k, (b, c) in blocks.items()}
-

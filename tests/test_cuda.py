@@ -64,8 +64,8 @@ def test_training_on_cuda_is_finite_and_close_to_cpu():
 def test_experiments_run_on_cuda():
     from helpers.experiments import ch4_vanishing_gradients as vg
 
-    cpu = vg.layer_gradients(seed=0, depth=10, hidden=100, batch_size=256, device="cpu")
-    gpu = vg.layer_gradients(seed=0, depth=10, hidden=100, batch_size=256, device="cuda")
+    cpu = vg.run("layer_gradients", seed=0, device="cpu")  # the book's settings (chapter 4's table)
+    gpu = vg.run("layer_gradients", seed=0, device="cuda")
     for name in cpu["names"]:
         a, b = cpu[name]["ratio"], gpu[name]["ratio"]
         assert b == pytest.approx(a, rel=1e-2), name

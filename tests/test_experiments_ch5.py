@@ -79,6 +79,7 @@ def test_lesion_of_a_plain_net_skips_one_block_at_a_time():
     assert model.skipped == {0}  # restored
 
 
+@pytest.mark.slow  # trains four networks for 150 steps (about 10 s)
 def test_degradation_plain_deep_trains_worse_seed0(mnist1d):
     settings = dict(ch5.SETTINGS["degradation"], depths=(4, 22), variants=("plain", "residual"), steps=150,
                     analyse=False)  # the book's recipe, smaller

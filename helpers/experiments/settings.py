@@ -17,9 +17,10 @@ and gets its runner with ``run = book_runner(__name__)``::
     ch1.run("steps_to_target", tiny=True)                                   # a unit test
 
 Arguments that are not settings (``data``, ``device``) are passed through; passing a setting is an
-error (change the table instead). A claim may rerun a *subset* of the book's runs
-(``subset={"seeds": (3,)}`` where the book runs seeds 0, 1 and 2 together): each value must be a
-part of the book's, so the numbers kept are the book's numbers.
+error (change the table instead). A claim may rerun a *subset* of the book's runs: where the book
+runs seeds ``seed + offset`` for ``seed_offsets=(0, 1, 2)`` in one call, a claim for seed 7 runs
+``run(name, seed=7, subset={"seed_offsets": (0,)})``. Each value must be a part of the book's, so
+every number kept is a number the book's call computes (for the book's seed).
 """
 from __future__ import annotations
 
