@@ -47,6 +47,23 @@ def built_book():
 
 
 @pytest.fixture(scope="session")
+def grading_sandbox():
+    """The bubblewrap sandbox every graded submission runs in must start here; otherwise the grading
+    tests fail (or skip, on a developer machine that refuses namespaces, with DLFA_ALLOW_NO_SANDBOX=1)."""
+    import os
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools" / "grading"))
+    import sandbox
+
+    why = sandbox.self_test()
+    if why is not None:
+        if os.environ.get("DLFA_ALLOW_NO_SANDBOX") == "1":
+            pytest.skip(f"no grading sandbox on this machine: {why}")
+        pytest.fail(f"no grading sandbox on this machine: {why} (set DLFA_ALLOW_NO_SANDBOX=1 to skip)")
+
+
+@pytest.fixture(scope="session")
 def generated_labs(tmp_path_factory):
     """Every lab generated once per test run (``tools/homework.py generate``: student notebooks, autograder
     bundles, book pages) into a folder the xdist workers share: the first worker generates under a file
