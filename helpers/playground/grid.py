@@ -17,6 +17,7 @@ import torch
 from helpers.models import make_mlp
 from helpers.playground.settings import CONTROLS, NUM_CLASSES, check_config, check_setting, setting_key
 from helpers.seeding import set_seed
+from helpers.stacked import fit_stacked
 from helpers.train import fit
 
 BOUNDARY_RES = 32          # the decision boundary is a BOUNDARY_RES² grid of probabilities
@@ -83,27 +84,74 @@ def run_setting(setting: dict, *, seed: int = 0, device=None, data=None, **confi
     P(class 1); None if diverged), ``diverged``/``diverged_at``, ``chance`` (1 / classes),
     ``status`` ("ok", "diverged" or "chance").
     """
-    setting = check_setting(setting)
+    return run_settings([setting], seed=seed, device=device, data=data, **config)[0]
+
+
+def _architecture(setting: dict) -> tuple:
+    """What the network of a setting is built from: settings that agree here start from the same weights."""
+    return tuple(setting[name] for name in ("data", "norm", "activation", "depth"))
+
+
+def run_settings(settings: list, *, seed: int = 0, device=None, data=None, **config) -> list:
+    """``run_setting`` for several settings: the same dicts, in the same order.
+
+    Settings with the same data, norm, activation and depth build the same network from the same
+    weights and see the same mini-batches; only their rate and schedule differ. Such a group trains
+    side by side as one model (``helpers.stacked.fit_stacked``), which gives the same numbers, bit
+    for bit, as training each alone with ``fit`` (with momentum, each trains alone). ``data``: the
+    ``Split`` of ``load_data(name, seed)`` for the settings' data set, if they all use one.
+    """
+    settings = [check_setting(setting) for setting in settings]
     cfg = check_config(config)
     if device is None:
         from helpers.device import get_device
         device = get_device()
     device = torch.device(device)
-    if data is None:
-        data = load_data(setting["data"], seed)
-    n_classes = NUM_CLASSES[setting["data"]]
-    depth = setting["depth"]
+    if data is not None and len({setting["data"] for setting in settings}) > 1:
+        raise ValueError("data= is one data set; these settings use several: pass data=None")
+    splits = {name: data if data is not None else load_data(name, seed) for name in {s["data"] for s in settings}}
+    groups = OrderedDict()
+    for i, setting in enumerate(settings):
+        groups.setdefault(_architecture(setting) if cfg["momentum"] == 0 else i, []).append(i)
+    results = [None] * len(settings)
+    for members in groups.values():
+        group = [settings[i] for i in members]
+        split = splits[group[0]["data"]]
+        models = [_build(setting, cfg, split, seed, device) for setting in group]
+        probe_layer = f"act{group[0]['depth']}"
+        X_probe = split.X_train[:HIST_ROWS].to(device)
+        pre_init = [_pre_activations(model, X_probe, probe_layer) for model in models]
+        histories = _train(models, group, cfg, split, seed, device)
+        for i, setting, model, hist, pre in zip(members, group, models, histories, pre_init):
+            results[i] = _summarise(setting, cfg, seed, model, hist, pre, X_probe, probe_layer, device)
+    return results
+
+
+def _build(setting, cfg, data, seed, device):
+    """The setting's network (``make_mlp``), its initial weights drawn from ``seed``."""
     set_seed(seed)
     norm = None if setting["norm"] == "none" else "batch"
-    model = make_mlp(data.X_train.shape[1], cfg["hidden"], depth, n_classes, activation=setting["activation"],
-                     norm=norm, norm_position="before" if norm is None else setting["norm"]).to(device)
-    probe_layer = f"act{depth}"
-    X_probe = data.X_train[:HIST_ROWS].to(device)
-    pre_init = _pre_activations(model, X_probe, probe_layer)
-    hist = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=cfg["steps"],
-               batch_size=cfg["batch_size"], lr=setting["lr"], momentum=cfg["momentum"],
-               schedule=setting["schedule"], eval_every=cfg["eval_every"], record_grad_norms=True,
-               seed=seed, device=device, progress=False)
+    return make_mlp(data.X_train.shape[1], cfg["hidden"], setting["depth"], NUM_CLASSES[setting["data"]],
+                    activation=setting["activation"], norm=norm,
+                    norm_position="before" if norm is None else setting["norm"]).to(device)
+
+
+def _train(models, settings, cfg, data, seed, device):
+    """Histories of the settings' networks trained on ``data``: together when they can be, else with ``fit``."""
+    common = dict(steps=cfg["steps"], batch_size=cfg["batch_size"], eval_every=cfg["eval_every"],
+                  record_grad_norms=True, device=device)
+    if cfg["momentum"] == 0 and len(models) > 1:
+        return fit_stacked(models, [(data.X_train, data.y_train)] * len(models),
+                           test=[(data.X_test, data.y_test)] * len(models), lr=[s["lr"] for s in settings],
+                           schedule=[s["schedule"] for s in settings], seed=seed, **common)
+    return [fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), lr=setting["lr"],
+                momentum=cfg["momentum"], schedule=setting["schedule"], seed=seed, progress=False, **common)
+            for model, setting in zip(models, settings)]
+
+
+def _summarise(setting, cfg, seed, model, hist, pre_init, X_probe, probe_layer, device) -> dict:
+    """The plain dict of one trained setting (see ``run_setting``)."""
+    n_classes = NUM_CLASSES[setting["data"]]
     diverged = bool(hist.diverged)
     params_finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
@@ -222,5 +270,14 @@ class Grid:
         return self._results[key]
 
     def results(self) -> dict:
-        """{key: result} for every setting of the grid, in grid order (trains the missing ones)."""
+        """{key: result} for every setting of the grid, in grid order (trains the missing ones together,
+        ``run_settings``: the same numbers as one at a time)."""
+        missing = [s for s in self.settings() if self.key(s) not in self._results]
+        if self.device is None and missing:
+            from helpers.device import get_device
+            self.device = get_device()
+        for name in OrderedDict.fromkeys(s["data"] for s in missing):
+            todo = [s for s in missing if s["data"] == name]
+            trained = run_settings(todo, seed=self.seed, device=self.device, data=self.data(name), **self.config)
+            self._results.update((self.key(s), r) for s, r in zip(todo, trained))
         return OrderedDict((self.key(s), self.result(s)) for s in self.settings())

@@ -1,0 +1,317 @@
+"""Train several small networks of the same shape side by side, as one model: ``fit_stacked``.
+
+A comparison in the book trains many copies of one architecture that differ only in their
+initial weights, data, seed or learning rate (three seeds of one network, the four rates of
+the playground's grid, ...). One at a time, each training step of such a small network is
+mostly Python and operator overhead, not arithmetic. ``fit_stacked`` stacks the V networks'
+weights into (V, ...) tensors and runs the V training loops as one: one batched matrix
+product per layer instead of V small ones.
+
+It gives the SAME numbers as V separate ``helpers.train.fit`` runs on the CPU, bit for bit
+(``tests/test_stacked.py`` checks every recorded number and every final weight, also on MKL's
+Intel code paths): each network's slice of the batched product, its loss and SGD update are the
+same operations on the same values as in its own run. One condition: the batch-norm layers'
+width must be a multiple of 32 (the book uses 32 and 64). A BN layer of V networks is one
+(N, V*C) batch norm, and PyTorch's column sums round a C-column block the same way inside a
+wider tensor only when C is a whole number of its vector blocks; at other widths (16, 24, 48)
+the numbers agree to float32 rounding, not bit for bit. Each network sees its own
+mini-batches (drawn from its own ``seed``, as ``fit`` draws them), uses its own rate
+schedule, and stops on its own when its loss becomes NaN/inf.
+
+What can be stacked: ``helpers.models.make_mlp`` networks (Linear layers, ``helpers.norm``
+``BatchNorm`` layers and elementwise activations, in the same order with the same sizes),
+trained with plain SGD (no momentum, no weight decay) on a cross-entropy loss.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers.checks import check_bool, check_int, check_number, check_tensor
+from helpers.device import get_device
+from helpers.norm import BatchNorm
+from helpers.train import History, _make_schedule, weight_layers
+
+__all__ = ["StackedMLP", "fit_stacked"]
+
+ELEMENTWISE = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Identity)
+
+
+class _StackedLinear(torch.autograd.Function):
+    """V Linear layers at once: x (V, N, in), weight (V, out, in), bias (V, out) -> (V, N, out).
+
+    The backward is written out so that each slice is computed exactly as ``F.linear``'s own
+    backward computes it for one network (grad_weight = grad_outᵀ · x, not the transpose of
+    xᵀ · grad_out, which autograd's ``bmm`` backward would use and which rounds differently).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        out = torch.bmm(x, weight.transpose(1, 2))
+        return out + bias.unsqueeze(1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        return (torch.bmm(grad_out, weight), torch.bmm(grad_out.transpose(1, 2), x), grad_out.sum(1))
+
+
+def _signature(model: nn.Module) -> list:
+    """What must match for two networks to be stacked: each layer's name, type and sizes."""
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"models must be nn.Sequential networks from helpers.models.make_mlp; "
+                        f"got {type(model).__name__}")
+    layers = []
+    for name, layer in model.named_children():
+        if isinstance(layer, nn.Linear):
+            if layer.bias is None:
+                raise TypeError(f"layer {name!r} has no bias; only Linear layers with a bias can be stacked")
+            layers.append((name, "linear", layer.in_features, layer.out_features))
+        elif type(layer) is BatchNorm:
+            layers.append((name, "batchnorm", layer.num_features, layer.eps, layer.momentum))
+        elif isinstance(layer, ELEMENTWISE):
+            layers.append((name, repr(layer)))
+        else:
+            raise TypeError(f"layer {name!r} ({type(layer).__name__}) cannot be stacked; only Linear, "
+                            f"helpers.norm.BatchNorm and elementwise activations can")
+    return layers
+
+
+class StackedMLP(nn.Module):
+    """V networks of one shape as one module: input (V, N, in_features) -> output (V, N, out_features).
+
+    Row v of the input goes through network v only. A Linear layer holds ``weight`` (V, out, in)
+    and ``bias`` (V, out); a ``BatchNorm`` of C features becomes one ``BatchNorm`` of V*C features,
+    each network's C channels normalised over its own N rows. ``StackedMLP(models)`` copies the
+    networks' weights and buffers in; ``copy_into(models)`` copies them back out.
+    """
+
+    def __init__(self, models):
+        super().__init__()
+        models = list(models)
+        if not models:
+            raise ValueError("models must hold at least one network; got none")
+        signature = _signature(models[0])
+        for i, model in enumerate(models[1:], start=1):
+            if _signature(model) != signature:
+                raise ValueError(f"models[{i}] is not the same architecture as models[0]: "
+                                 f"{_signature(model)} != {signature}")
+        self.num_models = len(models)
+        self.names = [layer[0] for layer in signature]
+        self.layers = nn.ModuleDict()
+        with torch.no_grad():
+            for name in self.names:
+                parts = [getattr(model, name) for model in models]
+                first = parts[0]
+                if isinstance(first, nn.Linear):
+                    stacked = nn.Module()
+                    stacked.weight = nn.Parameter(torch.stack([p.weight for p in parts]))
+                    stacked.bias = nn.Parameter(torch.stack([p.bias for p in parts]))
+                elif isinstance(first, BatchNorm):
+                    stacked = BatchNorm(len(parts) * first.num_features, eps=first.eps, momentum=first.momentum,
+                                        device=first.weight.device, dtype=first.weight.dtype)
+                    for key in ("weight", "bias", "running_mean", "running_var"):
+                        getattr(stacked, key).copy_(torch.cat([getattr(p, key) for p in parts]))
+                else:
+                    stacked = first
+                self.layers[name] = stacked
+
+    def forward(self, x):
+        """x: (V, N, in_features) -> logits (V, N, out_features)."""
+        check_tensor("x", x, ndim=3, layout=f"(V, N, features) with V = {self.num_models}")
+        if x.shape[0] != self.num_models:
+            raise ValueError(f"x must have V = {self.num_models} rows in dim 0 (one per network); "
+                             f"got shape {tuple(x.shape)}")
+        for name in self.names:
+            layer = self.layers[name]
+            if isinstance(layer, BatchNorm):
+                v, n, c = x.shape  # network v's C channels are columns v*C .. (v+1)*C-1 of an (N, V*C) batch
+                x = layer(x.transpose(0, 1).reshape(n, v * c)).reshape(n, v, c).transpose(0, 1).contiguous()
+            elif isinstance(layer, ELEMENTWISE):
+                x = layer(x)
+            else:
+                x = _StackedLinear.apply(x, layer.weight, layer.bias)
+        return x
+
+    @torch.no_grad()
+    def copy_into(self, models, which=None) -> None:
+        """Copy network v's weights and buffers into ``models[v]`` (for v in ``which``, default all)."""
+        which = range(self.num_models) if which is None else which
+        for name in self.names:
+            layer = self.layers[name]
+            for v in which:
+                target = getattr(models[v], name)
+                if isinstance(layer, BatchNorm):
+                    c = target.num_features
+                    for key in ("weight", "bias", "running_mean", "running_var"):
+                        getattr(target, key).copy_(getattr(layer, key)[v * c:(v + 1) * c])
+                elif not isinstance(layer, ELEMENTWISE):
+                    target.weight.copy_(layer.weight[v])
+                    target.bias.copy_(layer.bias[v])
+
+
+def _per_model(name, value, count):
+    """``value`` as a list of ``count`` items: a list/tuple of that length, or one value for all."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != count:
+            raise ValueError(f"{name} must have one entry per model ({count}); got {len(value)}")
+        return list(value)
+    return [value] * count
+
+
+def _stack_sets(name, pairs):
+    """Per-model (X, y) pairs -> X (V, N, ...), y (V, N); every model's set must have the same N."""
+    Xs, ys = [], []
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"{name}[{i}] must be a tuple (X, y) of tensors; got {type(pair).__name__}")
+        X, y = check_tensor(f"{name}[{i}] X", pair[0]), check_tensor(f"{name}[{i}] y", pair[1])
+        if len(X) != len(y) or len(X) == 0:
+            raise ValueError(f"{name}[{i}]: X and y must have the same number of rows, at least one; "
+                             f"got {len(X)} and {len(y)}")
+        Xs.append(X)
+        ys.append(y)
+    if len({tuple(X.shape) for X in Xs}) != 1:
+        raise ValueError(f"every model's {name} set must have the same shape to be stacked; "
+                         f"got {sorted({tuple(X.shape) for X in Xs})}")
+    return torch.stack(Xs), torch.stack(ys)
+
+
+def fit_stacked(models, train, *, steps, batch_size, lr, seed, test=None, schedule=None, eval_every=50,
+                record_grad_norms=False, eval_train=True, device=None) -> list:
+    """Train V ``make_mlp`` networks of one shape side by side; returns their V ``History`` objects.
+
+    The result is what ``helpers.train.fit(models[v], train[v], test=test[v], steps=steps,
+    batch_size=batch_size, lr=lr[v], schedule=schedule[v], seed=seed[v], eval_every=eval_every,
+    record_grad_norms=..., eval_train=..., device=device)`` would give for each v (SGD without
+    momentum, cross-entropy), and each ``models[v]`` ends with the weights that run would leave,
+    bit for bit on the CPU. A network whose loss becomes NaN/inf stops there (``diverged``) and
+    keeps the weights it had, while the others go on.
+
+    train: a list of V ``(X, y)`` pairs (X: (N, features), y: (N,) classes), the same N for all;
+    test: None or a list of V pairs. lr, seed, schedule: one value for all models or a list of V.
+    """
+    models = list(models)
+    count = len(models)
+    if not isinstance(train, (list, tuple)) or (len(train) == 2 and isinstance(train[0], torch.Tensor)):
+        raise TypeError("train must be a list of (X, y) pairs, one per model")
+    train = _per_model("train", list(train), count)
+    check_int("steps", steps, min=1)
+    check_int("batch_size", batch_size, min=1)
+    check_int("eval_every", eval_every, min=1)
+    check_bool("record_grad_norms", record_grad_norms)
+    check_bool("eval_train", eval_train)
+    lrs = [check_number("lr", r, min=0, min_open=True) for r in _per_model("lr", lr, count)]
+    seeds = [check_int("seed", s, min=0) for s in _per_model("seed", seed, count)]
+    schedules = [_make_schedule(s, r, steps, None) for s, r in zip(_per_model("schedule", schedule, count), lrs)]
+    device = torch.device(get_device() if device is None else device)
+
+    for model in models:  # as fit leaves its model: on the device
+        model.to(device)
+    stack = StackedMLP(models).to(device)
+    X_train, y_train = (t.to(device) for t in _stack_sets("train", train))
+    n = X_train.shape[1]
+    if batch_size > n:
+        raise ValueError(f"batch_size must be <= the {n} training rows; got {batch_size}")
+    if test is not None:
+        if not isinstance(test, (list, tuple)) or (len(test) == 2 and isinstance(test[0], torch.Tensor)):
+            raise TypeError("test must be None or a list of (X, y) pairs, one per model")
+        X_test, y_test = (t.to(device) for t in _stack_sets("test", _per_model("test", list(test), count)))
+    layers = [name for name in weight_layers(models[0])] if record_grad_norms else []
+    histories = [History(grad_norms={name: [] for name in layers}) for _ in range(count)]
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+    batches_per_epoch = n // batch_size
+    params = list(stack.parameters())
+    alive = list(range(count))
+    start = time.perf_counter()
+
+    def evaluate(step, which):
+        stack.eval()
+        with torch.no_grad():
+            out = stack(X_train) if eval_train else None
+            out_t = stack(X_test) if test is not None else None
+        for v in which:
+            history = histories[v]
+            history.eval_steps.append(step)
+            if eval_train:
+                history.eval_train_loss.append(F.cross_entropy(out[v], y_train[v]).item())
+                history.train_acc.append((out[v].argmax(1) == y_train[v]).float().mean().item())
+            if test is not None:
+                history.test_loss.append(F.cross_entropy(out_t[v], y_test[v]).item())
+                history.test_acc.append((out_t[v].argmax(1) == y_test[v]).float().mean().item())
+        stack.train()
+
+    stack.train()
+    evaluate(0, alive)
+    rows = torch.arange(count, device=device).unsqueeze(1)
+    idx = None
+    for step in range(1, steps + 1):
+        if not alive:
+            break
+        position = (step - 1) % batches_per_epoch
+        if position == 0:
+            perms = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
+        idx = perms[:, position * batch_size:(position + 1) * batch_size]
+        out = stack(X_train[rows, idx])  # (V, B, classes): every model's own mini-batch
+        targets = y_train[rows, idx]
+        losses = {v: F.cross_entropy(out[v], targets[v]) for v in alive}
+        rates = [0.0] * count
+        for v in list(alive):
+            value = losses[v].item()
+            history = histories[v]
+            rates[v] = float(schedules[v](step - 1))
+            history.steps.append(step)
+            history.train_loss.append(value)
+            history.lr.append(rates[v])
+            if not math.isfinite(value):
+                history.diverged, history.diverged_at = True, step
+                alive.remove(v)
+                rates[v] = 0.0
+                stack.copy_into(models, [v])  # fit stops here: the weights before this step's update
+        if not alive:
+            break
+        for p in params:
+            p.grad = None
+        sum(losses[v] for v in alive).backward()
+        if layers and (step == 1 or step % eval_every == 0 or step == steps):
+            for v in alive:
+                histories[v].grad_steps.append(step)
+                for name in layers:
+                    histories[v].grad_norms[name].append(stack.layers[name].weight.grad[v].contiguous().norm().item())
+        _sgd_step(stack, rates, alive)
+        if step % eval_every == 0 or step == steps:
+            evaluate(step, alive)
+    stack.copy_into(models, alive)
+    seconds = time.perf_counter() - start
+    for history in histories:
+        history.seconds = seconds
+    return histories
+
+
+@torch.no_grad()
+def _sgd_step(stack, rates, alive):
+    """p <- p - rate_v * grad for every network v still training; a stopped network's slice is left alone.
+
+    ``addcmul_`` with the rate as a broadcast tensor is the same fused operation as
+    ``torch.optim.SGD``'s ``p.add_(grad, alpha=-lr)``, so each slice gets the same bits.
+    """
+    count = stack.num_models
+    stopped = [v for v in range(count) if v not in alive]
+    neg = torch.tensor([-r for r in rates], dtype=next(stack.parameters()).dtype,
+                       device=next(stack.parameters()).device)
+    for name in stack.names:
+        layer = stack.layers[name]
+        for key in ("weight", "bias"):
+            p = getattr(layer, key, None)
+            if not isinstance(p, nn.Parameter) or p.grad is None:
+                continue
+            grad = p.grad.reshape(count, -1)  # BatchNorm's (V*C,) parameters as (V, C)
+            if stopped:
+                grad[stopped] = 0.0
+            p.view(count, -1).addcmul_(grad, neg.unsqueeze(1))
