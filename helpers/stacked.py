@@ -19,7 +19,8 @@ mini-batches (drawn from its own ``seed``, as ``fit`` draws them), uses its own 
 schedule, and stops on its own when its loss becomes NaN/inf.
 
 What can be stacked: ``helpers.models.make_mlp`` networks (Linear layers, ``helpers.norm``
-``BatchNorm`` layers and elementwise activations, in the same order with the same sizes),
+``BatchNorm`` layers and elementwise activations, in the same order with the same sizes; the
+activations may differ between the networks),
 trained with plain SGD (no momentum, no weight decay) on a cross-entropy loss.
 """
 from __future__ import annotations
@@ -76,17 +77,41 @@ def _signature(model: nn.Module) -> list:
         elif type(layer) is BatchNorm:
             layers.append((name, "batchnorm", layer.num_features, layer.eps, layer.momentum))
         elif isinstance(layer, ELEMENTWISE):
-            layers.append((name, repr(layer)))
+            layers.append((name, "elementwise"))  # which activation may differ between the networks
         else:
             raise TypeError(f"layer {name!r} ({type(layer).__name__}) cannot be stacked; only Linear, "
                             f"helpers.norm.BatchNorm and elementwise activations can")
     return layers
 
 
+class _Elementwise(nn.Module):
+    """The activation layer of V networks, which may differ between them (sigmoid for some, ReLU for others).
+
+    Each run of consecutive networks with the same activation gets that activation on its rows
+    of the (V, N, C) input; the runs are concatenated back in order.
+    """
+
+    def __init__(self, activations):
+        super().__init__()
+        self.runs = []  # (activation, first network, one past the last)
+        for v, act in enumerate(activations):
+            if self.runs and repr(self.runs[-1][0]) == repr(act):
+                self.runs[-1][2] = v + 1
+            else:
+                self.runs.append([act, v, v + 1])
+        self.activations = nn.ModuleList([act for act, _, _ in self.runs])
+
+    def forward(self, x):
+        if len(self.runs) == 1:
+            return self.runs[0][0](x)
+        return torch.cat([act(x[start:stop]) for act, start, stop in self.runs])
+
+
 class StackedMLP(nn.Module):
     """V networks of one shape as one module: input (V, N, in_features) -> output (V, N, out_features).
 
-    Row v of the input goes through network v only. A Linear layer holds ``weight`` (V, out, in)
+    Row v of the input goes through network v only. The networks have the same layers in the same
+    order with the same sizes; their activations may differ (``_Elementwise``). A Linear layer holds ``weight`` (V, out, in)
     and ``bias`` (V, out); a ``BatchNorm`` of C features becomes one ``BatchNorm`` of V*C features,
     each network's C channels normalised over its own N rows. ``StackedMLP(models)`` copies the
     networks' weights and buffers in; ``copy_into(models)`` copies them back out.
@@ -119,7 +144,7 @@ class StackedMLP(nn.Module):
                     for key in ("weight", "bias", "running_mean", "running_var"):
                         getattr(stacked, key).copy_(torch.cat([getattr(p, key) for p in parts]))
                 else:
-                    stacked = first
+                    stacked = _Elementwise(parts)
                 self.layers[name] = stacked
 
     def forward(self, x):
@@ -133,7 +158,7 @@ class StackedMLP(nn.Module):
             if isinstance(layer, BatchNorm):
                 v, n, c = x.shape  # network v's C channels are columns v*C .. (v+1)*C-1 of an (N, V*C) batch
                 x = layer(x.transpose(0, 1).reshape(n, v * c)).reshape(n, v, c).transpose(0, 1).contiguous()
-            elif isinstance(layer, ELEMENTWISE):
+            elif isinstance(layer, _Elementwise):
                 x = layer(x)
             else:
                 x = _StackedLinear.apply(x, layer.weight, layer.bias)
@@ -151,7 +176,7 @@ class StackedMLP(nn.Module):
                     c = target.num_features
                     for key in ("weight", "bias", "running_mean", "running_var"):
                         getattr(target, key).copy_(getattr(layer, key)[v * c:(v + 1) * c])
-                elif not isinstance(layer, ELEMENTWISE):
+                elif isinstance(layer, nn.Module) and hasattr(layer, "weight"):
                     target.weight.copy_(layer.weight[v])
                     target.bias.copy_(layer.bias[v])
 

@@ -37,8 +37,12 @@ def _both(splits, *, hidden, seeds, lrs, schedules=None, record_grad_norms=False
     """(fit histories, fit models, fit_stacked histories, fit_stacked models) for the same runs."""
     schedules = schedules or [None] * len(seeds)
 
+    activations = mlp.pop("activation")
+    activations = activations if isinstance(activations, list) else [activations] * len(seeds)
+
     def models():
-        return [seeded_mlp(splits[s], seed=s, hidden=hidden, depth=3, **mlp) for s in seeds]
+        return [seeded_mlp(splits[s], seed=s, hidden=hidden, depth=3, activation=act, **mlp)
+                for s, act in zip(seeds, activations)]
 
     alone, together = models(), models()
     with book_numerics():
@@ -58,6 +62,9 @@ CASES = {
     "bn after, sigmoid, three rates": dict(seeds=[0, 0, 0], lrs=[0.1, 0.5, 2.0], activation="sigmoid",
                                            norm="batch", norm_position="after"),
     "no bn, tanh, xavier": dict(seeds=[2, 1], lrs=[0.3, 0.1], activation="tanh", init="xavier"),
+    "different activations, bn after": dict(seeds=[0, 1, 2, 0], lrs=[0.1, 0.1, 0.5, 0.5],
+                                            activation=["sigmoid", "sigmoid", "relu", "tanh"], norm="batch",
+                                            norm_position="after"),
     "schedules and gradient norms": dict(seeds=[0, 0, 0, 0], lrs=[0.1, 0.3, 1.0, 0.5], activation="relu",
                                          norm="batch", schedules=["constant", "step", "cosine", "cyclical"],
                                          record_grad_norms=True),
@@ -110,7 +117,7 @@ def test_bad_input_is_refused_with_what_was_expected(splits):
     data = splits[0]
     relu = [seeded_mlp(data, seed=0, hidden=32, depth=2, activation="relu") for _ in range(2)]
     with pytest.raises(ValueError, match="same architecture"):
-        StackedMLP([relu[0], seeded_mlp(data, seed=0, hidden=32, depth=2, activation="tanh")])
+        StackedMLP([relu[0], seeded_mlp(data, seed=0, hidden=32, depth=2, activation="relu", norm="batch")])
     with pytest.raises(ValueError, match="same architecture"):
         StackedMLP([relu[0], seeded_mlp(data, seed=0, hidden=16, depth=2, activation="relu")])
     with pytest.raises(TypeError, match="cannot be stacked"):

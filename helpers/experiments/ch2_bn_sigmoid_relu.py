@@ -173,22 +173,30 @@ def activation_comparison(*, seed, activations, baselines, depth, hidden, lrs, s
     variants += [(act, "none", init) for act, init in baselines]
     out = {"config": {"depth": depth, "hidden": hidden, "lrs": list(lrs), "steps": steps,
                       "batch_size": batch_size, "grad_batch": len(yg)}, "names": [], "runs": {}}
+
+    def model(act, norm, init):
+        return seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=act, norm=norm, init=init)
+
+    # every variant at every rate, from the same initial weights and mini-batches; the networks with
+    # the same layers (with BN / without) train together, grouped by activation
+    runs = sorted(((variant, lr) for variant in variants for lr in lrs), key=lambda r: (r[0][1], r[0][0]))
+    nets = {run: model(*run[0]) for run in runs}
+    histories = {}
+    for norm in ("none", "batch"):
+        group = [run for run in runs if run[0][1] == norm]
+        trained = _train_together([nets[run] for run in group], [data] * len(group), lrs=[lr for _, lr in group],
+                                  seeds=[seed] * len(group), steps=steps, batch_size=batch_size, device=device)
+        histories.update(zip(group, trained))
     for act, norm, init in variants:
         name = f"{act}_{norm}" if init == "default" else f"{act}_{init}"
-
-        def model():
-            return seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=act, norm=norm, init=init)
-
-        grad_init = _layer_norms(model(), Xg, yg)
-        nets = [model() for _ in lrs]  # the same initial weights and mini-batches at every rate
-        histories = _train_together(nets, [data] * len(lrs), lrs=lrs, seeds=[seed] * len(lrs), steps=steps,
-                                    batch_size=batch_size, device=device)
+        grad_init = _layer_norms(model(act, norm, init), Xg, yg)
         per_lr, best, best_model = [], None, None
-        for lr, net, history in zip(lrs, nets, histories):
-            summary = {"lr": lr, **_summary(history)}
+        for lr in lrs:
+            run = ((act, norm, init), lr)
+            summary = {"lr": lr, **_summary(histories[run])}
             per_lr.append(summary)
             if summary["train_loss"] is not None and (best is None or summary["train_loss"] < best["train_loss"]):
-                best, best_model = summary, net
+                best, best_model = summary, nets[run]
         kept = best or dict.fromkeys(("lr", "train_acc", "test_acc", "train_loss"))  # every rate diverged: None
         grad_trained = None if best is None else _layer_norms(best_model, Xg, yg)
         out["names"].append(name)
@@ -225,17 +233,18 @@ def bn_position(*, seed, seed_offsets, activations, depth, hidden, lr, steps, ba
     out = {"config": {"lr": lr, "steps": steps, "depth": depth, "hidden": hidden, "batch_size": batch_size},
            "seeds": seeds, "activations": list(activations), "positions": list(positions),
            "mean": {}, "after_wins": {}}
-    same_init = True
-    datas = [data_for_seed(s) for s in seeds]
+    datas = dict(zip(seeds, (data_for_seed(s) for s in seeds)))
+    runs = [(act, s) for act in activations for s in seeds]
+    models = {pos: [seeded_mlp(datas[s], seed=s, hidden=hidden, depth=depth, activation=act, norm="batch",
+                               norm_position=pos) for act, s in runs] for pos in positions}
+    same_init = all(same_linear_weights(b, a) for b, a in zip(models["before"], models["after"]))
     for act in activations:
         out[act] = {}
-        models = {pos: [seeded_mlp(data, seed=s, hidden=hidden, depth=depth, activation=act, norm="batch",
-                                   norm_position=pos) for s, data in zip(seeds, datas)] for pos in positions}
-        same_init = same_init and all(same_linear_weights(b, a) for b, a in zip(models["before"], models["after"]))
-        for pos in positions:  # one position's seeds train together, each on its own data and mini-batches
-            histories = _train_together(models[pos], datas, lrs=[lr] * len(seeds), seeds=seeds, steps=steps,
-                                        batch_size=batch_size, device=device)
-            out[act][pos] = [{"seed": s, **_summary(h)} for s, h in zip(seeds, histories)]
+    for pos in positions:  # one position's networks train together, each seed on its own data and mini-batches
+        histories = _train_together(models[pos], [datas[s] for _, s in runs], lrs=[lr] * len(runs),
+                                    seeds=[s for _, s in runs], steps=steps, batch_size=batch_size, device=device)
+        for (act, s), h in zip(runs, histories):
+            out[act].setdefault(pos, []).append({"seed": s, **_summary(h)})
     for act in activations:
         out["mean"][act] = {
             pos: {key: (None if any(r[key] is None for r in out[act][pos])

@@ -88,17 +88,17 @@ def run_setting(setting: dict, *, seed: int = 0, device=None, data=None, **confi
 
 
 def _architecture(setting: dict) -> tuple:
-    """What the network of a setting is built from: settings that agree here start from the same weights."""
-    return tuple(setting[name] for name in ("data", "norm", "activation", "depth"))
+    """The layers of a setting's network (its activation aside): settings that agree here can train together."""
+    return tuple(setting[name] for name in ("data", "norm", "depth"))
 
 
 def run_settings(settings: list, *, seed: int = 0, device=None, data=None, **config) -> list:
     """``run_setting`` for several settings: the same dicts, in the same order.
 
-    Settings with the same data, norm, activation and depth build the same network from the same
-    weights and see the same mini-batches; only their rate and schedule differ. Such a group trains
-    side by side as one model (``helpers.stacked.fit_stacked``), which gives the same numbers, bit
-    for bit, as training each alone with ``fit`` (with momentum, each trains alone). ``data``: the
+    Settings with the same data, norm and depth build networks with the same layers (their
+    activations may differ), each from its seed's weights, and see the same mini-batches. Such a
+    group trains side by side as one model (``helpers.stacked.fit_stacked``), which gives the same
+    numbers, bit for bit, as training each alone with ``fit`` (with momentum, each trains alone). ``data``: the
     ``Split`` of ``load_data(name, seed)`` for the settings' data set, if they all use one.
     """
     settings = [check_setting(setting) for setting in settings]
@@ -111,8 +111,9 @@ def run_settings(settings: list, *, seed: int = 0, device=None, data=None, **con
         raise ValueError("data= is one data set; these settings use several: pass data=None")
     splits = {name: data if data is not None else load_data(name, seed) for name in {s["data"] for s in settings}}
     groups = OrderedDict()
-    for i, setting in enumerate(settings):
-        groups.setdefault(_architecture(setting) if cfg["momentum"] == 0 else i, []).append(i)
+    order = sorted(range(len(settings)), key=lambda i: settings[i]["activation"])  # one run per activation
+    for i in order:
+        groups.setdefault(_architecture(settings[i]) if cfg["momentum"] == 0 else i, []).append(i)
     results = [None] * len(settings)
     for members in groups.values():
         group = [settings[i] for i in members]
