@@ -591,7 +591,7 @@ CLAIMS: list[Claim] = [
           and all(f[f"dead_{v}_lr{lr}"] == 0 for v in ("batch_before", "batch_after") for lr in ("0.1", "0.4")),
           "dead fraction: no BN at lr 0.4 > 1 % or diverged (None); both BN variants = 0 at both rates",
           {f"dead_{v}_lr{lr}": glue_key(ch2.GLUE_PREFIX["dead_relu"], v, f"lr{i}")
-           for v, i, lr in (("none", 0, "0.1"), ("none", 1, "0.4"), ("batch_before", 1, "0.4"), ("batch_after", 1, "0.4"))}),
+           for v in ("none", "batch_before", "batch_after") for i, lr in ((0, "0.1"), (1, "0.4"))}),
     Claim("ch2_gradient_flow", 2,
           "At initialisation (10 layers, first / last hidden layer's gradient norm): the sigmoid network without BN "
           "vanishes; ReLU with the default init vanishes too, more mildly; with BN sigmoid's ratio is about 1, and "
@@ -773,7 +773,7 @@ CLAIMS: list[Claim] = [
           _m_deg_analysis, lambda f: 0 < f["plain6_train_err"] - f["res6_train_err"]
           < (f["plain30_train_err"] - f["res30_train_err"]) / 4,
           "0 < plain-6 - res-6 < (plain-30 - res-30) / 4 (train error)",
-          _ch5_book_keys("plain6_train_err", "res6_train_err"),
+          _ch5_book_keys("plain6_train_err", "res6_train_err", "plain30_train_err", "res30_train_err"),
           ("plain6_train_err", "res6_train_err", "plain30_train_err", "res30_train_err")),
     Claim("ch5_no_vanishing", 5,
           "At the first step the plain-30 net's first-layer gradient is larger than its last layer's (no vanishing).",
@@ -794,8 +794,8 @@ CLAIMS: list[Claim] = [
           and f["res30_resp_first"] > 1 > f["res30_resp_rest_max"] and f["res30_resp_mean"] < f["res6_resp_mean"],
           "min ||F||/||x|| > 0.05 (gamma 1 and 0); gamma 1: block 1 > 1 > every later block; "
           "mean over blocks: res-30 < res-6",
-          _ch5_book_keys("res30_resp_first", "res30_resp_min", "res030_resp_min", "res30_resp_mean",
-                         "res6_resp_mean"),
+          _ch5_book_keys("res30_resp_first", "res30_resp_rest_max", "res30_resp_min", "res030_resp_min",
+                         "res30_resp_mean", "res6_resp_mean"),
           ("res30_resp_first", "res30_resp_rest_max", "res30_resp_min", "res030_resp_min", "res30_resp_mean",
            "res6_resp_mean")),
     Claim("ch5_lesion", 5,
@@ -807,7 +807,8 @@ CLAIMS: list[Claim] = [
           and f["res30_lesion_first"] > max(0.5, f["res30_lesion_rest_max"]),
           "train error after removing one block: plain min > 0.5; res median < plain min; res0 max < plain min; "
           "res block 1 > max(0.5, every other res block)",
-          _ch5_book_keys("plain30_lesion_min", "res30_lesion_median", "res30_lesion_first", "res030_lesion_max"),
+          _ch5_book_keys("plain30_lesion_min", "res30_lesion_median", "res30_lesion_first", "res30_lesion_rest_max",
+                         "res030_lesion_max"),
           ("plain30_lesion_min", "res30_lesion_median", "res30_lesion_first", "res30_lesion_rest_max",
            "res030_lesion_max")),
 ]
