@@ -8,14 +8,13 @@ weights into (V, ...) tensors and runs the V training loops as one: one batched 
 product per layer instead of V small ones.
 
 It gives the SAME numbers as V separate ``helpers.train.fit`` runs on the CPU, bit for bit
-(``tests/test_stacked.py`` checks every recorded number and every final weight, also on MKL's
-Intel code paths): each network's slice of the batched product, its loss and SGD update are the
-same operations on the same values as in its own run. One condition: the batch-norm layers'
-width must be a multiple of 32 (the book uses 32 and 64). A BN layer of V networks is one
-(N, V*C) batch norm, and PyTorch's column sums round a C-column block the same way inside a
-wider tensor only when C is a whole number of its vector blocks; at other widths (16, 24, 48)
-the numbers agree to float32 rounding, not bit for bit. Each network sees its own
-mini-batches (drawn from its own ``seed``, as ``fit`` draws them), uses its own rate
+(``tests/test_stacked.py`` checks every recorded number and every final weight, at several
+widths, also on MKL's Intel code paths): each network's slice of the batched product, its
+batch-norm statistics (taken over its own rows of a (V, N, C) tensor, with the reference's
+operations), its loss and SGD update are the same operations on the same values as in its own
+run. (A BN of V networks written as one (N, V*C) batch norm would not be: PyTorch's column sums
+round a C-column block differently inside a wider tensor unless C is a multiple of 32.) Each
+network sees its own mini-batches (drawn from its own ``seed``, as ``fit`` draws them), uses its own rate
 schedule, and stops on its own when its loss becomes NaN/inf.
 
 What can be stacked: ``helpers.models.make_mlp`` networks (Linear layers, ``helpers.norm``
@@ -84,6 +83,72 @@ def _signature(model: nn.Module) -> list:
     return layers
 
 
+class _StackedBatchNormFunction(torch.autograd.Function):
+    """Batch norm of V networks at once: x (V, N, C), each network's C channels over its own N rows.
+
+    The same operations, in the same order, as ``helpers.norm.batchnorm_forward`` /
+    ``batchnorm_backward`` (the reference that chapter 1 and lab 1 teach), with the statistics
+    taken over dim 1 instead of dim 0: each network's slice gets the bits its own ``BatchNorm``
+    would give (``tests/test_stacked.py``). gamma, beta, running_mean, running_var: (V, C).
+    """
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta, running_mean, running_var, training, momentum, eps):
+        count, m, channels = x.shape
+        gamma_v, beta_v = gamma.unsqueeze(1), beta.unsqueeze(1)
+        if training:
+            mean = x.mean(dim=1, keepdim=True)
+            centred = x - mean
+            var = (centred * centred).mean(dim=1, keepdim=True)
+            inv_std = 1.0 / torch.sqrt(var + eps)
+            x_hat = centred * inv_std
+            with torch.no_grad():
+                unbiased_var = var.reshape(count, channels) * (m / (m - 1))
+                running_mean.mul_(1.0 - momentum).add_(momentum * mean.reshape(count, channels))
+                running_var.mul_(1.0 - momentum).add_(momentum * unbiased_var)
+        else:
+            inv_std = 1.0 / torch.sqrt(running_var.unsqueeze(1) + eps)
+            x_hat = (x - running_mean.unsqueeze(1)) * inv_std
+        ctx.training = training
+        ctx.save_for_backward(x_hat, inv_std, gamma)
+        return gamma_v * x_hat + beta_v
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dout):
+        x_hat, inv_std, gamma = ctx.saved_tensors
+        dout = dout.contiguous()
+        dbeta = dout.sum(dim=1)
+        dgamma = (dout * x_hat).sum(dim=1)
+        g = dout * gamma.unsqueeze(1)
+        if ctx.training:
+            m = x_hat.shape[1]
+            dx = inv_std / m * (m * g - g.sum(dim=1, keepdim=True) - x_hat * (g * x_hat).sum(dim=1, keepdim=True))
+        else:
+            dx = g * inv_std
+        return dx, dgamma, dbeta, None, None, None, None, None
+
+
+class _StackedBatchNorm(nn.Module):
+    """The ``BatchNorm`` layers of V networks: ``weight``, ``bias``, ``running_mean``, ``running_var`` (V, C)."""
+
+    def __init__(self, parts):
+        super().__init__()
+        self.eps, self.momentum, self.num_features = parts[0].eps, parts[0].momentum, parts[0].num_features
+        with torch.no_grad():
+            self.weight = nn.Parameter(torch.stack([p.weight for p in parts]))
+            self.bias = nn.Parameter(torch.stack([p.bias for p in parts]))
+            self.register_buffer("running_mean", torch.stack([p.running_mean for p in parts]))
+            self.register_buffer("running_var", torch.stack([p.running_var for p in parts]))
+
+    def forward(self, x):
+        if self.training and x.shape[1] < 2:
+            raise ValueError(f"training mode needs more than one row per network to compute a variance; "
+                             f"got x of shape {tuple(x.shape)}")
+        return _StackedBatchNormFunction.apply(x, self.weight, self.bias, self.running_mean, self.running_var,
+                                               self.training, self.momentum, self.eps)
+
+
 class _Elementwise(nn.Module):
     """The activation layer of V networks, which may differ between them (sigmoid for some, ReLU for others).
 
@@ -111,9 +176,9 @@ class StackedMLP(nn.Module):
     """V networks of one shape as one module: input (V, N, in_features) -> output (V, N, out_features).
 
     Row v of the input goes through network v only. The networks have the same layers in the same
-    order with the same sizes; their activations may differ (``_Elementwise``). A Linear layer holds ``weight`` (V, out, in)
-    and ``bias`` (V, out); a ``BatchNorm`` of C features becomes one ``BatchNorm`` of V*C features,
-    each network's C channels normalised over its own N rows. ``StackedMLP(models)`` copies the
+    order with the same sizes; their activations may differ (``_Elementwise``). A Linear layer
+    holds ``weight`` (V, out, in) and ``bias`` (V, out); a ``BatchNorm`` of C features holds (V, C)
+    parameters and statistics, each network's C channels normalised over its own N rows. ``StackedMLP(models)`` copies the
     networks' weights and buffers in; ``copy_into(models)`` copies them back out.
     """
 
@@ -139,10 +204,7 @@ class StackedMLP(nn.Module):
                     stacked.weight = nn.Parameter(torch.stack([p.weight for p in parts]))
                     stacked.bias = nn.Parameter(torch.stack([p.bias for p in parts]))
                 elif isinstance(first, BatchNorm):
-                    stacked = BatchNorm(len(parts) * first.num_features, eps=first.eps, momentum=first.momentum,
-                                        device=first.weight.device, dtype=first.weight.dtype)
-                    for key in ("weight", "bias", "running_mean", "running_var"):
-                        getattr(stacked, key).copy_(torch.cat([getattr(p, key) for p in parts]))
+                    stacked = _StackedBatchNorm(parts)
                 else:
                     stacked = _Elementwise(parts)
                 self.layers[name] = stacked
@@ -155,10 +217,7 @@ class StackedMLP(nn.Module):
                              f"got shape {tuple(x.shape)}")
         for name in self.names:
             layer = self.layers[name]
-            if isinstance(layer, BatchNorm):
-                v, n, c = x.shape  # network v's C channels are columns v*C .. (v+1)*C-1 of an (N, V*C) batch
-                x = layer(x.transpose(0, 1).reshape(n, v * c)).reshape(n, v, c).transpose(0, 1).contiguous()
-            elif isinstance(layer, _Elementwise):
+            if isinstance(layer, (_StackedBatchNorm, _Elementwise)):
                 x = layer(x)
             else:
                 x = _StackedLinear.apply(x, layer.weight, layer.bias)
@@ -172,10 +231,9 @@ class StackedMLP(nn.Module):
             layer = self.layers[name]
             for v in which:
                 target = getattr(models[v], name)
-                if isinstance(layer, BatchNorm):
-                    c = target.num_features
+                if isinstance(layer, _StackedBatchNorm):
                     for key in ("weight", "bias", "running_mean", "running_var"):
-                        getattr(target, key).copy_(getattr(layer, key)[v * c:(v + 1) * c])
+                        getattr(target, key).copy_(getattr(layer, key)[v])
                 elif isinstance(layer, nn.Module) and hasattr(layer, "weight"):
                     target.weight.copy_(layer.weight[v])
                     target.bias.copy_(layer.bias[v])
@@ -336,7 +394,7 @@ def _sgd_step(stack, rates, alive):
             p = getattr(layer, key, None)
             if not isinstance(p, nn.Parameter) or p.grad is None:
                 continue
-            grad = p.grad.reshape(count, -1)  # BatchNorm's (V*C,) parameters as (V, C)
+            grad = p.grad.reshape(count, -1)
             if stopped:
                 grad[stopped] = 0.0
             p.view(count, -1).addcmul_(grad, neg.unsqueeze(1))

@@ -49,7 +49,7 @@ SETTINGS = {
 }
 TINY = {  # about a second each, for the unit tests (with the tests' 240-image split)
     "activation_comparison": {"hidden": 16, "steps": 6, "batch_size": 20, "grad_batch": 100},
-    "bn_position": {"seed_offsets": (0, 1), "activations": ("sigmoid", "relu"), "hidden": 32, "steps": 5,
+    "bn_position": {"seed_offsets": (0, 1), "activations": ("sigmoid", "relu"), "hidden": 16, "steps": 5,
                     "batch_size": 20},
     "dead_relu": {"depth": 4, "hidden": 16, "steps": 5, "batch_size": 20},
     "sigmoid_bn_outputs": {"depth": 3, "hidden": 16, "steps": 5, "batch_size": 20, "bins": 20},
