@@ -29,6 +29,7 @@ from helpers.experiments.settings import book_runner
 from helpers.models import make_mlp
 from helpers.norm import BatchNorm, batchnorm_forward
 from helpers.seeding import set_seed
+from helpers.stacked import fit_stacked
 from helpers.train import accuracy, fit
 
 __all__ = [
@@ -324,6 +325,14 @@ def _final(history):
             "train_acc": finite_or_none(history.train_acc[-1]), "test_acc": finite_or_none(history.test_acc[-1])}
 
 
+def _fit_together(models, data, *, lrs, steps, batch_size, seed, device):
+    """``fit`` of each model on ``data`` at its rate (same mini-batches, evaluated once at the end), all at
+    once with ``helpers.stacked.fit_stacked`` (the same numbers, bit for bit); returns their Histories."""
+    n = len(models)
+    return fit_stacked(models, [(data.X_train, data.y_train)] * n, test=[(data.X_test, data.y_test)] * n,
+                       steps=steps, batch_size=batch_size, lr=list(lrs), seed=seed, eval_every=steps, device=device)
+
+
 def lr_sweep(*, seed, lrs, steps, hidden, depth, activation, batch_size, data=None, device=None):
     """Test accuracy after ``steps`` SGD steps for each learning rate, with and without BN.
 
@@ -335,14 +344,11 @@ def lr_sweep(*, seed, lrs, steps, hidden, depth, activation, batch_size, data=No
     data = digits_or(data, seed)
     out = {"lrs": list(lrs), "config": {"steps": steps, "hidden": hidden, "depth": depth,
                                         "batch_size": batch_size, "activation": activation}}
-    for norm in ("none", "batch"):
-        rows = []
-        for lr in lrs:
-            model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, norm=norm)
-            h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
-                    batch_size=batch_size, lr=lr, eval_every=steps, seed=seed, device=device, progress=False)
-            rows.append(_final(h))
-        out[norm] = rows
+    for norm in ("none", "batch"):  # every rate's network trains beside the others (fit_stacked: fit's numbers)
+        models = [seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, norm=norm)
+                  for _ in lrs]
+        out[norm] = [_final(h) for h in _fit_together(models, data, lrs=lrs, steps=steps, batch_size=batch_size,
+                                                      seed=seed, device=device)]
     return out
 
 
@@ -362,15 +368,11 @@ def init_scale_sweep(*, seed, scales, lr, steps, hidden, depth, activation, batc
     data = digits_or(data, seed)
     out = {"scales": list(scales), "config": {"lr": lr, "steps": steps, "hidden": hidden, "depth": depth,
                                               "batch_size": batch_size, "activation": activation}}
-    for norm in ("none", "batch"):
-        rows = []
-        for scale in scales:
-            model = seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, norm=norm,
-                               init_scale=scale)
-            h = fit(model, (data.X_train, data.y_train), test=(data.X_test, data.y_test), steps=steps,
-                    batch_size=batch_size, lr=lr, eval_every=steps, seed=seed, device=device, progress=False)
-            rows.append(_final(h))
-        out[norm] = rows
+    for norm in ("none", "batch"):  # every scale's network trains beside the others (fit_stacked: fit's numbers)
+        models = [seeded_mlp(data, seed=seed, hidden=hidden, depth=depth, activation=activation, norm=norm,
+                             init_scale=scale) for scale in scales]
+        out[norm] = [_final(h) for h in _fit_together(models, data, lrs=[lr] * len(scales), steps=steps,
+                                                      batch_size=batch_size, seed=seed, device=device)]
     return out
 
 
