@@ -14,13 +14,13 @@ batch-norm statistics (taken over its own rows of a (V, N, C) tensor, with the r
 operations), its loss and SGD update are the same operations on the same values as in its own
 run. (A BN of V networks written as one (N, V*C) batch norm would not be: PyTorch's column sums
 round a C-column block differently inside a wider tensor unless C is a multiple of 32.) Each
-network sees its own mini-batches (drawn from its own ``seed``, as ``fit`` draws them), uses its own rate
-schedule, and stops on its own when its loss becomes NaN/inf.
+network sees its own mini-batches (drawn from its own ``seed``, as ``fit`` draws them), uses its
+own rate schedule, and stops on its own when its loss becomes NaN/inf.
 
 What can be stacked: ``helpers.models.make_mlp`` networks (Linear layers, ``helpers.norm``
 ``BatchNorm`` layers and elementwise activations, in the same order with the same sizes; the
-activations may differ between the networks),
-trained with plain SGD (no momentum, no weight decay) on a cross-entropy loss.
+activations may differ between the networks), trained with plain SGD (no momentum, no weight
+decay) on a cross-entropy loss.
 """
 from __future__ import annotations
 
