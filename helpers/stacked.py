@@ -34,7 +34,7 @@ from torch import nn
 from helpers.checks import check_bool, check_int, check_number, check_tensor
 from helpers.device import get_device
 from helpers.norm import BatchNorm
-from helpers.train import History, _make_schedule, weight_layers
+from helpers.train import History, _check_data, _make_schedule, weight_layers
 
 __all__ = ["StackedMLP", "fit_stacked"]
 
@@ -248,22 +248,16 @@ def _per_model(name, value, count):
     return [value] * count
 
 
-def _stack_sets(name, pairs):
-    """Per-model (X, y) pairs -> X (V, N, ...), y (V, N); every model's set must have the same N."""
-    Xs, ys = [], []
-    for i, pair in enumerate(pairs):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise TypeError(f"{name}[{i}] must be a tuple (X, y) of tensors; got {type(pair).__name__}")
-        X, y = check_tensor(f"{name}[{i}] X", pair[0]), check_tensor(f"{name}[{i}] y", pair[1])
-        if len(X) != len(y) or len(X) == 0:
-            raise ValueError(f"{name}[{i}]: X and y must have the same number of rows, at least one; "
-                             f"got {len(X)} and {len(y)}")
-        Xs.append(X)
-        ys.append(y)
-    if len({tuple(X.shape) for X in Xs}) != 1:
-        raise ValueError(f"every model's {name} set must have the same shape to be stacked; "
-                         f"got {sorted({tuple(X.shape) for X in Xs})}")
-    return torch.stack(Xs), torch.stack(ys)
+def _stack_sets(name, pairs, count):
+    """Per-model (X, y) pairs (a list of ``count``, each checked as ``fit`` checks its sets) -> X (V, N, ...),
+    y (V, N); every model's set must have the same shape."""
+    if not isinstance(pairs, (list, tuple)) or (len(pairs) == 2 and isinstance(pairs[0], torch.Tensor)):
+        raise TypeError(f"{name} must be a list of (X, y) pairs, one per model")
+    checked = [_check_data(f"{name}[{i}]", pair) for i, pair in enumerate(_per_model(name, list(pairs), count))]
+    shapes = {tuple(X.shape) for X, _ in checked}
+    if len(shapes) != 1:
+        raise ValueError(f"every model's {name} set must have the same shape to be stacked; got {sorted(shapes)}")
+    return torch.stack([X for X, _ in checked]), torch.stack([y for _, y in checked])
 
 
 def fit_stacked(models, train, *, steps, batch_size, lr, seed, test=None, schedule=None, eval_every=50,
@@ -282,9 +276,6 @@ def fit_stacked(models, train, *, steps, batch_size, lr, seed, test=None, schedu
     """
     models = list(models)
     count = len(models)
-    if not isinstance(train, (list, tuple)) or (len(train) == 2 and isinstance(train[0], torch.Tensor)):
-        raise TypeError("train must be a list of (X, y) pairs, one per model")
-    train = _per_model("train", list(train), count)
     check_int("steps", steps, min=1)
     check_int("batch_size", batch_size, min=1)
     check_int("eval_every", eval_every, min=1)
@@ -294,19 +285,17 @@ def fit_stacked(models, train, *, steps, batch_size, lr, seed, test=None, schedu
     seeds = [check_int("seed", s, min=0) for s in _per_model("seed", seed, count)]
     schedules = [_make_schedule(s, r, steps, None) for s, r in zip(_per_model("schedule", schedule, count), lrs)]
     device = torch.device(get_device() if device is None else device)
-
-    for model in models:  # as fit leaves its model: on the device
-        model.to(device)
-    stack = StackedMLP(models).to(device)
-    X_train, y_train = (t.to(device) for t in _stack_sets("train", train))
+    X_train, y_train = (t.to(device) for t in _stack_sets("train", train, count))
     n = X_train.shape[1]
     if batch_size > n:
         raise ValueError(f"batch_size must be <= the {n} training rows; got {batch_size}")
     if test is not None:
-        if not isinstance(test, (list, tuple)) or (len(test) == 2 and isinstance(test[0], torch.Tensor)):
-            raise TypeError("test must be None or a list of (X, y) pairs, one per model")
-        X_test, y_test = (t.to(device) for t in _stack_sets("test", _per_model("test", list(test), count)))
-    layers = [name for name in weight_layers(models[0])] if record_grad_norms else []
+        X_test, y_test = (t.to(device) for t in _stack_sets("test", test, count))
+
+    for model in models:  # as fit leaves its model: on the device
+        model.to(device)
+    stack = StackedMLP(models).to(device)
+    layers = list(weight_layers(models[0])) if record_grad_norms else []
     histories = [History(grad_norms={name: [] for name in layers}) for _ in range(count)]
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     batches_per_epoch = n // batch_size
@@ -333,10 +322,7 @@ def fit_stacked(models, train, *, steps, batch_size, lr, seed, test=None, schedu
     stack.train()
     evaluate(0, alive)
     rows = torch.arange(count, device=device).unsqueeze(1)
-    idx = None
     for step in range(1, steps + 1):
-        if not alive:
-            break
         position = (step - 1) % batches_per_epoch
         if position == 0:
             perms = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
