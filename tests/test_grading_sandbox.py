@@ -107,3 +107,60 @@ def test_course_environment_works_inside(tmp_path):
                          preexec_fn=sandbox._preexec(limits, limits.procs if os.geteuid() == 0 else 10 ** 6))
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip().startswith("2.13.0")
+
+
+# --------------------------------------------------------------------------- the trusted child of one submission
+def _lab3_submission(generated_labs, tmp_path, first_cell: str) -> Path:
+    import nbformat
+
+    nb = nbformat.read(generated_labs / "dist" / "lab3_schedules" / "autograder" / "lab3_schedules.ipynb", as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(first_cell))
+    path = tmp_path / "lab3_schedules.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _processes_of_uid(uid: int) -> list[str]:
+    found = []
+    for p in Path("/proc").iterdir():
+        try:
+            if p.name.isdigit() and p.stat().st_uid == uid:
+                found.append((p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:120])
+        except OSError:
+            pass
+    return found
+
+
+def test_a_submission_past_its_time_limit_is_killed_with_its_sandbox(generated_labs, tmp_path):
+    """The whole-submission limit: the forked grader child and its sandbox are killed, every question
+    scores 0, and grading goes on (the next submission is graded by a fresh child)."""
+    import time
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import homework
+
+    slot = homework.slot_base() + 15
+    bundle = generated_labs / "dist" / "lab3_schedules" / "lab3_schedules-autograder.zip"
+    t0 = time.monotonic()
+    res = homework.grade_submission(_lab3_submission(generated_labs, tmp_path, "while True:\n    pass"), bundle,
+                                    timeout=12, cell_timeout=300, slot=slot)
+    assert res["status"] == "timeout" and "12 s" in res["error"], res
+    assert time.monotonic() - t0 < 60
+    assert res["questions"] and all(q["score"] == 0 and q["possible"] > 0 for q in res["questions"].values())
+    if os.geteuid() == 0:  # the sandbox ran as its slot's uid: nothing of it is left
+        time.sleep(1)
+        assert _processes_of_uid(sandbox.sandbox_uid(slot)) == []
+    honest = homework.grade_submission(_lab3_submission(generated_labs, tmp_path, "pass"), bundle, slot=slot)
+    assert honest["status"] == "ok", honest["error"]
+    assert all(q["score"] == q["possible"] for q in honest["questions"].values()), honest["questions"]
+
+
+def test_a_child_that_cannot_grade_reports_why(generated_labs, tmp_path):
+    """A bundle whose hash does not match: the child exits with the reason, which the row carries."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import homework
+
+    bundle = generated_labs / "dist" / "lab3_schedules" / "lab3_schedules-autograder.zip"
+    res = homework.grade_submission(_lab3_submission(generated_labs, tmp_path, "pass"), bundle, expected_sha="0" * 64)
+    assert res["status"] == "error" and "does not match the hash" in res["error"], res
+    assert all(q["score"] == 0 for q in res["questions"].values())

@@ -62,7 +62,7 @@ def graded(grading_sandbox, generated_labs, tmp_path_factory):
     for name, (replace, _) in ROBUST.items():
         _mutate(dist / ROBUST_LAB / "autograder" / f"{ROBUST_LAB}.ipynb", subs / name / f"{ROBUST_LAB}.ipynb", replace)
     out = tmp_path_factory.mktemp("grades")
-    rows = homework.grade([subs], out, dist=dist, jobs=2, timeout=400, cell_timeout=20, test_timeout=30)
+    rows = homework.grade([subs], out, dist=dist, jobs=2, timeout=400, cell_timeout=20, test_timeout=15)
     return {(r["student"], r["lab"]): r for r in rows}, out
 
 

@@ -52,7 +52,6 @@ import os
 import pprint
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -69,6 +68,7 @@ SCREENING = ROOT / "labs" / "grading" / "screening.yml"
 GRADING_DIR = Path(__file__).resolve().parent / "grading"
 sys.path.insert(0, str(GRADING_DIR))
 
+import grader_child  # noqa: E402
 import report  # noqa: E402
 from report import feedback_markdown, identify  # noqa: E402,F401 - part of this module's interface
 from sandbox import Limits  # noqa: E402
@@ -422,27 +422,13 @@ def grade_submission(submission: Path, autograder: Path, *, expected_sha: str | 
         shutil.copyfile(submission, copy)
         os.chmod(copy, 0o644)
         out_json, log = tmp / "result.json", tmp / "sandbox.log"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "_grade-one", str(copy),
-               "--autograder", str(autograder), "--json", str(out_json), "--log", str(log),
-               "--cell-timeout", str(cell_timeout), "--test-timeout", str(test_timeout), "--slot", str(slot),
-               "--limits", json.dumps(limits.__dict__)]
-        if expected_sha:
-            cmd += ["--sha256", expected_sha]
-        env = {**os.environ, "DLFA_QUIET": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "CUDA_VISIBLE_DEVICES": "",
-               "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
-        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
+        job = {"submission": str(copy), "autograder": str(autograder), "sha256": expected_sha, "json": str(out_json),
+               "log": str(log), "out": str(tmp / "child.out"), "cwd": str(tmp), "slot": slot,
+               "cell_timeout": cell_timeout, "test_timeout": test_timeout, "limits": dict(limits.__dict__)}
+        finished, out = grader_child.grade_in_child(job, timeout)
         status, error = "ok", None
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the grader child; its sandbox dies with it (--die-with-parent)
-            out, _ = proc.communicate()
+        if not finished:
             status, error = "timeout", f"the whole submission ran longer than {timeout} s"
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         summary = {"error": None, "questions": {}, "cell_errors": [], "screening": {}}
         if out_json.exists() and status == "ok":
             summary = json.loads(out_json.read_text(encoding="utf-8"))
@@ -460,22 +446,6 @@ def grade_submission(submission: Path, autograder: Path, *, expected_sha: str | 
             "questions": dict(sorted(qs.items(), key=lambda kv: _qkey(kv[0]))),
             "cell_errors": summary.get("cell_errors", []), "screening": summary.get("screening", {}),
             "log": sandbox_log}
-
-
-def _grade_one(a) -> None:
-    """The trusted child: grade one notebook copy, write the JSON summary (see tools/grading/tester.py)."""
-    import tester
-
-    limits = Limits(**json.loads(a.limits))
-    try:
-        summary = tester.grade(Path(a.submission), Path(a.autograder), a.sha256, limits, Path(a.log),
-                               slot=a.slot, cell_timeout=a.cell_timeout, test_timeout=a.test_timeout)
-    except tester.BundleError as e:
-        print(e, file=sys.stderr)
-        os._exit(3)
-    Path(a.json).write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
-    sys.stdout.flush()
-    os._exit(0)
 
 
 def _qkey(name: str):
@@ -602,17 +572,6 @@ def main(argv=None) -> int:
 
     sub.add_parser("list", help="the labs with their questions and points")
 
-    one = sub.add_parser("_grade-one")  # internal: the trusted child of one submission
-    one.add_argument("submission")
-    one.add_argument("--autograder", required=True)
-    one.add_argument("--json", required=True)
-    one.add_argument("--log", required=True)
-    one.add_argument("--sha256", default=None)
-    one.add_argument("--slot", type=int, default=0)
-    one.add_argument("--limits", default="{}")
-    one.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT)
-    one.add_argument("--test-timeout", type=int, default=TEST_TIMEOUT)
-
     a = ap.parse_args(argv)
     if a.cmd == "generate":
         generate(a.labs or None, dist=a.dist.resolve(), pages=not a.no_pages, run_tests=a.run_tests,
@@ -628,8 +587,6 @@ def main(argv=None) -> int:
             qs = questions(src)
             print(src.stem + ": " + ", ".join(
                 f"{q['name']} ({q['points']} pt, {q['public']} public + {q['hidden']} hidden tests)" for q in qs))
-    elif a.cmd == "_grade-one":
-        _grade_one(a)
     return 0
 
 

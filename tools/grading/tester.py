@@ -1,7 +1,7 @@
 """The trusted side of grading one submission: runs the tests here, the submission in its sandbox.
 
-The grader process (``homework.py _grade-one``, one per submission, never sandboxed and never
-running submission code) does, in order:
+The grader process (one per submission, forked warm by :mod:`grader_child`, never sandboxed and
+never running submission code) does, in order:
 
 1. reads the autograder bundle into memory and checks its SHA-256 against the hash ``generate``
    recorded; reads the tests (otter's OK-format files) and ``dlfa/grading.json`` from it;
