@@ -79,17 +79,18 @@ def jupyterlab_server(root_dir: Path, *, start_timeout: float = 60.0, stop_timeo
 def open_notebook(page, url: str, *, timeout_ms: int = 90000) -> None:
     """Open a notebook URL in JupyterLab and wait until its kernel is idle.
 
-    With a fresh workspace JupyterLab may ask which kernel to start: accept the notebook's own.
+    With a fresh workspace JupyterLab may ask which kernel to start: accept the notebook's own. It
+    asks before it starts a kernel, so whichever comes first decides: the dialog (accepted, then the
+    wait goes on) or an idle kernel (no dialog is coming).
     """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
+    dialog = ".jp-Dialog .jp-mod-accept"
+    idle = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
     page.goto(url)
     page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
-    try:
-        page.locator(".jp-Dialog .jp-mod-accept").click(timeout=15000)
-    except PlaywrightTimeout:
-        pass
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
+    page.wait_for_selector(f"{dialog}, {idle}", timeout=timeout_ms)
+    if page.locator(dialog).count():
+        page.locator(dialog).first.click()
+    page.wait_for_selector(idle, timeout=timeout_ms)
 
 
 def run_all_cells(page) -> None:
