@@ -4,7 +4,8 @@ One JupyterLab server for the module (``tests/lab_server.py``, the course settin
 custom CSS, jupyterlab-myst, no news popup) serves a scratch folder. For every lab the student
 notebook (``labs/student/``) is opened and, as a student would:
 
-1. the cells above question 1's check run, and the check says in Persian that q1 is unanswered;
+1. the cells above question 1's check run on a fresh kernel (none may raise: read from the saved
+   notebook), and the check says in Persian that q1 is unanswered;
 2. a wrong answer is typed into the answer cell: the check shows, right-to-left in Vazirmatn, a
    few Persian lines (the failing assertion's message, or the exception and the student's line),
    never otter's doctest dump and never the reference module's name;
@@ -45,7 +46,7 @@ WRONG = {
 }
 # Step 4 (the renamed download on a fresh kernel) runs for one lab: finding the renamed notebook is
 # helpers.labcheck's, the same code for every lab (lab_grader(lab) names the lab; the file is found
-# from the kernel's session name), and each lab's fresh-kernel start is tests/test_labs.py's.
+# from the kernel's session name); each lab's fresh-kernel start is step 1 of its own flow.
 RENAMED_LAB = "lab1_batchnorm"
 CHECK_TEXT = "() => { const e = document.querySelector('.dlfa-q1-check .dlfa-check'); return e ? e.innerText : '' }"
 
@@ -118,8 +119,15 @@ def _run_up_to_q1_check(page):
     page.locator(".dlfa-q1-check .jp-InputPrompt").first.click()
     page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Above Selected Cell").first.click()
-    page.wait_for_function("""() => /\\[\\d+\\]/.test(document.querySelector('.dlfa-q1-answer .jp-InputPrompt')?.innerText || '')""",
+    # done when the answer cell has run, or when the run stopped at an error above it (no cell queued)
+    page.wait_for_function("""() => /\\[\\d+\\]/.test(document.querySelector('.dlfa-q1-answer .jp-InputPrompt')?.innerText || '')
+        || (![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.innerText.includes('*'))
+            && !!document.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))""",
                            timeout=180000)
+    stopped = page.evaluate("""() => /\\[\\d+\\]/.test(document.querySelector('.dlfa-q1-answer .jp-InputPrompt')?.innerText || '')
+        ? null : [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+                 .map(e => e.innerText).join('\\n')""")
+    assert stopped is None, f"a cell above the first exercise crashed:\n{stopped[:2000]}"
     return _run_check(page)
 
 
@@ -164,8 +172,11 @@ def test_student_flow_in_jupyterlab(lab, name):
     try:
         open_notebook(page, f"{base}/lab/tree/{name}.ipynb?reset&token={token}")
         # locked cells say so (the first cell builds `grader`)
-        label = page.locator(".jp-Notebook .jp-Cell").first.evaluate(
-            "e => getComputedStyle(e, '::before').content")
+        # (custom.css labels them once JupyterLab has marked the cell read-only: wait for it)
+        label = page.wait_for_function("""() => {
+            const e = document.querySelector('.jp-Notebook .jp-Cell');
+            const c = e ? getComputedStyle(e, '::before').content : '';
+            return c.includes('قفل') ? c : null; }""", timeout=30000).json_value()
         assert "قفل" in label, label
 
         text = _run_up_to_q1_check(page)
@@ -193,6 +204,7 @@ def test_student_flow_in_jupyterlab(lab, name):
         while saved not in (root / f"{name}.ipynb").read_text(encoding="utf-8") and time.time() < deadline:
             time.sleep(0.5)
         assert saved in (root / f"{name}.ipynb").read_text(encoding="utf-8"), "the answer was not saved"
+        _no_cell_crashed_above_q1(root / f"{name}.ipynb")
         if name == "lab1_batchnorm":  # the submission section: one check of the whole notebook
             _submission_cell(page)
         assert page.outside == [], f"requests to other hosts: {page.outside}"
@@ -219,6 +231,21 @@ def test_student_flow_in_jupyterlab(lab, name):
     finally:
         page.context.close()
         _shutdown_kernels(base, token)
+
+
+def _no_cell_crashed_above_q1(saved):
+    """Every code cell above question 1's check ran on this fresh kernel, none with an error (read
+    from the notebook JupyterLab saved, outputs included)."""
+    nb = nbformat.read(saved, as_version=4)
+    check = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip() == 'grader.check("q1")')
+    assert check == next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "grader.check(" in c.source), \
+        "question 1's check is not the first check"
+    for cell in nb.cells[:check]:
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        assert cell.execution_count, f"a cell above the first check did not run:\n{cell.source}"
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert not errors, f"cell crashed before the first exercise was answered:\n{cell.source}\n{errors}"
 
 
 def _submission_cell(page):
