@@ -1,7 +1,7 @@
 """Adversarial submissions against tools/homework.py grade: cheating never pays.
 
 Every attack class of the threat model (labs/instructors.md) has a fixture in tests/fixtures/grading/attacks.py (and a
-few more). All are graded in ONE run of ``grade -j 2`` together with an honest victim (the lab 1
+few more). All are graded in ONE run of ``grade -j 3`` together with an honest victim (the lab 1
 reference answers) and the untouched handouts (what an empty submission earns). The tests then
 check that each attack scored at most what it deserved, the victim kept 21/21, the bundles in
 dist/ and every submission file are byte-for-byte unchanged, the output folder holds only the
@@ -122,7 +122,7 @@ def attacked(grading_sandbox, generated_labs, tmp_path_factory):
     old_home = os.environ.get("HOME")
     os.environ["HOME"] = str(home)
     try:
-        rows = homework.grade([subs], out, dist=dist, jobs=2, timeout=400, cell_timeout=15, test_timeout=30)
+        rows = homework.grade([subs], out, dist=dist, jobs=3, timeout=400, cell_timeout=15, test_timeout=30)
     finally:
         if old_home is not None:
             os.environ["HOME"] = old_home

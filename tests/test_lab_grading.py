@@ -1,6 +1,6 @@
 """Grading a folder of submissions with tools/homework.py (otter-grader's format, our sandbox).
 
-One run of ``grade`` over: every lab's reference solution (must score 100 %), every deliberately
+One run of ``grade -j 3`` over: every lab's reference solution (must score 100 %), every deliberately
 wrong submission in tests/fixtures/labs/mutations.json (must lose points on the right question and
 keep them on the others), and submissions that raise, loop (in a cell or inside a tested function),
 delete a variable the tests need, or kill their sandboxed process (graded without stopping the
@@ -62,7 +62,7 @@ def graded(grading_sandbox, generated_labs, tmp_path_factory):
     for name, (replace, _) in ROBUST.items():
         _mutate(dist / ROBUST_LAB / "autograder" / f"{ROBUST_LAB}.ipynb", subs / name / f"{ROBUST_LAB}.ipynb", replace)
     out = tmp_path_factory.mktemp("grades")
-    rows = homework.grade([subs], out, dist=dist, jobs=2, timeout=400, cell_timeout=20, test_timeout=15)
+    rows = homework.grade([subs], out, dist=dist, jobs=3, timeout=400, cell_timeout=20, test_timeout=15)
     return {(r["student"], r["lab"]): r for r in rows}, out
 
 
