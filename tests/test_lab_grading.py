@@ -62,7 +62,7 @@ def graded(grading_sandbox, generated_labs, tmp_path_factory):
     for name, (replace, _) in ROBUST.items():
         _mutate(dist / ROBUST_LAB / "autograder" / f"{ROBUST_LAB}.ipynb", subs / name / f"{ROBUST_LAB}.ipynb", replace)
     out = tmp_path_factory.mktemp("grades")
-    rows = homework.grade([subs], out, dist=dist, jobs=3, timeout=400, cell_timeout=20, test_timeout=15)
+    rows = homework.grade([subs], out, dist=dist, jobs=3, timeout=400, cell_timeout=20, test_timeout=30)
     return {(r["student"], r["lab"]): r for r in rows}, out
 
 
@@ -95,7 +95,7 @@ def test_wrong_submission_loses_points_on_the_right_question(graded, lab, mutati
         assert s < p, f"{mutation} ({m['why']}) should lose points on {q}: {row['questions'][q]}"
     for q in m["keeps"]:
         s, p = _score(row, q)
-        assert s == p, f"{mutation} should keep full marks on {q}"
+        assert s == p, f"{mutation} should keep full marks on {q}: {row['questions'][q]}"
 
 
 @pytest.mark.slow
