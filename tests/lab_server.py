@@ -76,21 +76,37 @@ def jupyterlab_server(root_dir: Path, *, start_timeout: float = 60.0, stop_timeo
         log.close()
 
 
-def open_notebook(page, url: str, *, timeout_ms: int = 90000) -> None:
-    """Open a notebook URL in JupyterLab and wait until its kernel is idle.
+# The server's sessions, read by the page (its config holds the base URL and the token).
+_SESSIONS = """async () => {
+    const c = JSON.parse(document.getElementById('jupyter-config-data').textContent);
+    const r = await fetch(c.baseUrl + 'api/sessions?token=' + encodeURIComponent(c.token || ''));
+    return r.ok ? (await r.json()).map(s => ({path: s.path, state: s.kernel ? s.kernel.execution_state : null})) : [];
+}"""
 
-    With a fresh workspace JupyterLab may ask which kernel to start: accept the notebook's own. It
-    asks before it starts a kernel, so whichever comes first decides: the dialog (accepted, then the
-    wait goes on) or an idle kernel (no dialog is coming).
+
+def open_notebook(page, url: str, *, timeout_ms: int = 90000) -> None:
+    """Open a notebook URL in JupyterLab and wait until its kernel is started and idle.
+
+    With a fresh workspace JupyterLab may ask which kernel to start: accept the notebook's own. The
+    toolbar's execution indicator says "idle" before any kernel exists, so readiness is read from the
+    server: a session for this notebook whose kernel is idle.
     """
+    import time
+    import urllib.parse
+
+    path = urllib.parse.unquote(urllib.parse.urlsplit(url).path.split("/lab/tree/", 1)[1])
     dialog = ".jp-Dialog .jp-mod-accept"
-    idle = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
     page.goto(url)
     page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
-    page.wait_for_selector(f"{dialog}, {idle}", timeout=timeout_ms)
-    if page.locator(dialog).count():
-        page.locator(dialog).first.click()
-    page.wait_for_selector(idle, timeout=timeout_ms)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        if page.locator(dialog).count():
+            page.locator(dialog).first.click()
+        if any(s["path"] == path and s["state"] == "idle" for s in page.evaluate(_SESSIONS)):
+            break
+        assert time.monotonic() < deadline, f"no idle kernel for {path} after {timeout_ms / 1000:.0f} s"
+        page.wait_for_timeout(250)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
 
 
 def run_all_cells(page) -> None:
