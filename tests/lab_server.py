@@ -106,7 +106,6 @@ def open_notebook(page, url: str, *, timeout_ms: int = 90000) -> None:
             break
         assert time.monotonic() < deadline, f"no idle kernel for {path} after {timeout_ms / 1000:.0f} s"
         page.wait_for_timeout(250)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
 
 
 def run_all_cells(page) -> None:

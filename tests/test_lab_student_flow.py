@@ -48,6 +48,9 @@ WRONG = {
 # helpers.labcheck's, the same code for every lab (lab_grader(lab) names the lab; the file is found
 # from the kernel's session name); each lab's fresh-kernel start is step 1 of its own flow.
 RENAMED_LAB = "lab1_batchnorm"
+# JavaScript: the answer cell has an execution number; the outputs JupyterLab shows for errors and stderr
+ANSWER_RAN = "/\\[\\d+\\]/.test(document.querySelector('.dlfa-q1-answer .jp-InputPrompt')?.innerText || '')"
+STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 CHECK_TEXT = "() => { const e = document.querySelector('.dlfa-q1-check .dlfa-check'); return e ? e.innerText : '' }"
 
 
@@ -120,13 +123,11 @@ def _run_up_to_q1_check(page):
     page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Above Selected Cell").first.click()
     # done when the answer cell has run, or when the run stopped at an error above it (no cell queued)
-    page.wait_for_function("""() => /\\[\\d+\\]/.test(document.querySelector('.dlfa-q1-answer .jp-InputPrompt')?.innerText || '')
+    page.wait_for_function(f"""() => {ANSWER_RAN}
         || (![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.innerText.includes('*'))
-            && !!document.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))""",
-                           timeout=180000)
-    stopped = page.evaluate("""() => /\\[\\d+\\]/.test(document.querySelector('.dlfa-q1-answer .jp-InputPrompt')?.innerText || '')
-        ? null : [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
-                 .map(e => e.innerText).join('\\n')""")
+            && !!document.querySelector({json.dumps(STDERR)}))""", timeout=180000)
+    stopped = page.evaluate(f"""() => {ANSWER_RAN} ? null
+        : [...document.querySelectorAll({json.dumps(STDERR)})].map(e => e.innerText).join('\\n')""")
     assert stopped is None, f"a cell above the first exercise crashed:\n{stopped[:2000]}"
     return _run_check(page)
 
@@ -147,7 +148,7 @@ def _answer(page, code: str) -> str:
     page.keyboard.press("Delete")
     page.keyboard.insert_text(code)
     page.keyboard.press("Shift+Enter")
-    page.wait_for_function("""() => /\\[\\d+\\]/.test(document.querySelector('.dlfa-q1-answer .jp-InputPrompt')?.innerText || '')""",
+    page.wait_for_function(f"() => {ANSWER_RAN}",
                            timeout=60000)
     return _run_check(page, before)
 
