@@ -122,7 +122,9 @@ def attacked(grading_sandbox, generated_labs, tmp_path_factory):
     old_home = os.environ.get("HOME")
     os.environ["HOME"] = str(home)
     try:
-        rows = homework.grade([subs], out, dist=dist, jobs=3, timeout=400, cell_timeout=15, test_timeout=30)
+        # Short limits: an honest cell or test case of labs 1-6 takes at most 1.6 s in the sandbox; the
+        # resource attack's endless loop is stopped by the cell limit, and a longer one only burns CPU.
+        rows = homework.grade([subs], out, dist=dist, jobs=3, timeout=400, cell_timeout=8, test_timeout=12)
     finally:
         if old_home is not None:
             os.environ["HOME"] = old_home
