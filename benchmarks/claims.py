@@ -480,7 +480,8 @@ CLAIMS: list[Claim] = [
           _m_lr, lambda f: (f["max_lr_with_bn"] or 0) > (f["max_lr_without_bn"] or 0)
           and _acc(f["bn_test_acc_at_lr_10"]) < TRAINS_ACC,
           "max lr with BN > max lr without BN (None = 0), and BN's test accuracy at lr 10 < 0.9",
-          {"max_lr_without_bn": _lr("max", "none"), "max_lr_with_bn": _lr("max", "bn")}),
+          {"max_lr_without_bn": _lr("max", "none"), "max_lr_with_bn": _lr("max", "bn"),
+           "bn_test_acc_at_lr_10": _lr("top_bn")}),
     Claim("bn_init_scale", 1,
           "Without BN only the default initial scale trains (x0.1 learns nothing, x10 is unstable); with BN all three "
           "train (x0.1 and x1 to >= 90 %, x10 to >= 85 %), x10 below x1: less sensitive, not insensitive.",
@@ -491,7 +492,7 @@ CLAIMS: list[Claim] = [
           "no BN: x0.1 <= 0.2, x10 < 0.9, x1 >= 0.9; BN: x0.1, x1 >= 0.9, 0.85 <= x10 < x1 "
           "(test accuracy; diverged = 0)",
           {"test_acc_without_bn_x0.1": _init("none", "small"), "test_acc_without_bn_x1": _init("none", "one"),
-           "test_acc_with_bn_x0.1": _init("batch", "small"), "test_acc_with_bn_x1": _init("batch", "one"),
+           "test_acc_without_bn_x10": _init("none", "big"), "test_acc_with_bn_x0.1": _init("batch", "small"), "test_acc_with_bn_x1": _init("batch", "one"),
            "test_acc_with_bn_x10": _init("batch", "big")}),
     Claim("bn_deep_sigmoid", 1,
           "A 10-layer sigmoid MLP stays at chance without BN (first/last gradient ratio tiny) and trains with BN (ratio ~1).",
@@ -507,7 +508,8 @@ CLAIMS: list[Claim] = [
           and f["spread_bs32"] < (f["others_bs2"] - f["batch_bs2"]) / 2,
           "bs 2: BN < Batch Renorm < min(LN, GN, none) =: others; bs 32: (max - min over the five) "
           "< half of BN's drop (others - BN) at bs 2",
-          {f"{norm}_bs2": _sb(norm, "2") for norm in ("batch", "layer", "group", "none", "batch_renorm")},
+          {**{f"{norm}_bs2": _sb(norm, "2") for norm in ("batch", "layer", "group", "none", "batch_renorm")},
+           "others_bs2": _sb("others_small"), "spread_bs32": _sb("spread_big")},
           ("batch_bs2", "batch_renorm_bs2", "layer_bs2", "group_bs2", "none_bs2", "spread_bs32")),
     Claim("bn_eval_in_train_mode", 1,
           "Evaluating a BN model in training mode with small test batches is worse than evaluating it properly.",
@@ -530,7 +532,8 @@ CLAIMS: list[Claim] = [
           and abs(f["z_skew"] - f["raw_skew"]) < 1e-9 and abs(f["z_skew"]) > 1
           and f["mode_fraction_z"] == f["mode_fraction_raw"],
           "standardised mean 0, std 1; skewness unchanged (1e-9) and > 1 in size (a uniform has 0); same mode share",
-          {k: _std(k) for k in ("raw_skew", "z_skew", "mode_fraction_z")}),
+          {k: _std(k) for k in ("pixel", "raw_skew", "z_skew", "z_mean", "z_std", "z_min", "z_max", "mode_fraction_raw",
+                                "mode_fraction_z")}),
     Claim("bn_conditioning", 1,
           "Least squares on two features of scales 1 and 10: standardising brings the Hessian's condition number to "
           "about 1 when the features are uncorrelated, but not when they are correlated (rho 0.9: still > 10); "
@@ -549,7 +552,8 @@ CLAIMS: list[Claim] = [
           _m_gap, lambda f: min(_acc(f["train_acc_none"]), _acc(f["train_acc_batch"])) >= 0.99
           and f["test_acc_diff"] is not None and f["test_acc_diff"] <= 0.02,
           "train acc >= 0.99 for both; |test acc BN - test acc no BN| <= 0.02",
-          {f"test_acc_{norm}": _gap(norm, "test_acc") for norm in ("none", "batch")}),
+          {**{f"{k}_{norm}": _gap(norm, k) for norm in ("none", "batch") for k in ("train_acc", "test_acc")},
+           "test_acc_diff": _gap("test_diff")}),
     Claim("bn_test_time_stats", 1,
           "Test-time statistics: the running averages (EMA), the plain average over all of training and the paper's "
           "average with the final weights give test accuracies within 2 % of each other; in the layers after the "
@@ -559,7 +563,8 @@ CLAIMS: list[Claim] = [
           - min(f[k] for k in ("ema_test_acc", "all_training_test_acc", "final_weights_test_acc")) <= 0.02
           and f["all_training_mean_dist_deeper"] > f["ema_mean_dist_deeper"],
           "max - min of the three test accuracies <= 0.02; mean distance (layers 2..) all-training > EMA",
-          {f"{name}_test_acc": _gap("tts", name, "acc") for name in ("ema", "all_training", "final_weights")}),
+          {**{f"{name}_test_acc": _gap("tts", name, "acc") for name in ("ema", "all_training", "final_weights")},
+           **{f"{name}_mean_dist_deeper": _gap("tts", name, "dist") for name in ("ema", "all_training")}}),
     # ---- chapter 2: BN with sigmoid or ReLU
     Claim("ch2_bn_rescues_default_init", 2,
           "10 hidden layers, default init: sigmoid and ReLU stay at chance without BN, tanh only partly trains; "
@@ -611,7 +616,9 @@ CLAIMS: list[Claim] = [
           "activation ends with the lower training loss.",
           _m_pos, lambda f: _lt(f["sigmoid_after_train_loss"], f["sigmoid_before_train_loss"]),
           "sigmoid train loss: after < before",
-          {}, ("sigmoid_before_train_loss", "sigmoid_after_train_loss")),
+          {f"{act}_{p}_{key}": glue_key(ch2.GLUE_PREFIX["bn_position"], "seed0", act, p, key)
+           for act in ("sigmoid", "tanh", "relu") for p in ("before", "after") for key in ("train_loss", "test_acc")},
+          ("sigmoid_before_train_loss", "sigmoid_after_train_loss")),
     Claim("ch2_sigmoid_bn_range", 2,
           "sigma(BN(x)) is not confined to [sigma(0), sigma(1)] = [0.5, 0.73]: most outputs lie outside it at "
           "initialisation and after training; ReLU(BN(x)) is not confined to [0, 1] (its largest output > 1).",
@@ -627,7 +634,8 @@ CLAIMS: list[Claim] = [
           and f["largest_lr_at_chance_or_nan"] == 1.0,
           "lr_min < best lr < lr_max; loss at lr_min > 2 x best loss; the largest rate at chance or NaN",
           {"best_lr": _ch3_sw("best_lr"), "smallest_lr_loss": _ch3_sw("small_loss"),
-           "best_loss": _ch3_sw("best_loss")}),
+           "best_loss": _ch3_sw("best_loss"), "largest_lr_at_chance_or_nan": _ch3_sw("top_failed"),
+           "lr_min": _ch3_sw("lr_min"), "lr_max": _ch3_sw("lr_max")}),
     Claim("ch3_decay_helps_when_noisy", 3,
           "Batch 32, peak lr 0.1 (gradient noise dominates): cosine < step < constant in final training loss, "
           "and cosine has the higher test accuracy than constant.",

@@ -10,7 +10,9 @@ with the notebook's own arguments and says whether the claim held. Three checks,
    ``MIN_HELD`` of its seeds - the prose glues that rate («در ۹ بذر از ۱۰»);
 3. on the book's own seed (0), every claim holds on the numbers the book built on THIS machine
    glued. A claim whose figures are all glued (``book_keys``) is judged from the book without
-   running anything again; the others rerun seed 0 and must equal the book's numbers.
+   running anything again. Today every claim is (the chapters glue the figures their prose does not
+   show, e.g. a diverged run's None, without displaying them); a claim that needs a figure the book
+   did not glue reruns seed 0, and its numbers must equal the book's.
 
 A failure means the prose claims more than the experiments show: reword the prose (or change the
 experiment and its prose together, then record again), never the criterion alone.
