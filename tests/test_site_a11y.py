@@ -261,9 +261,12 @@ def test_search_snippets_rtl_without_tex_each_page_once(reader, site, http_site,
     url = (site / "search.html").as_uri() + query if how == "file" else http_site + "search.html" + query
     page, problems = reader(url, "phone")
     page.wait_for_selector("#search-results li p.context", timeout=20000)
-    # Sphinx lists results one by one, 5 ms apart, and stops its "searching" pulse at the end.
-    page.wait_for_function("Search._pulse_status === -1 && document.querySelectorAll('#search-results li').length > 0",
-                           timeout=20000)
+    # Sphinx lists results one by one, 5 ms apart, and retitles the list («نتایج جستجو», "Search Results")
+    # when the last is listed. Its "searching" pulse is no signal: stopped at the end, it restarts when a
+    # pending 500 ms tick fires after the stop, so it reads "stopped" only for a moment that a loaded
+    # machine can miss (a fresh-clone run timed out on it). Its summary line is empty in Persian.
+    page.wait_for_function("!!Search.title && Search.title.innerText.startsWith(Documentation.gettext('Search Results'))"
+                           " && document.querySelectorAll('#search-results li').length > 0", timeout=20000)
     page.wait_for_timeout(500)  # the last snippets
     results = page.eval_on_selector_all("#search-results li", """els => els.map(li => ({
         href: li.querySelector('a').getAttribute('href').split('#')[0],
