@@ -492,8 +492,8 @@ CLAIMS: list[Claim] = [
           "no BN: x0.1 <= 0.2, x10 < 0.9, x1 >= 0.9; BN: x0.1, x1 >= 0.9, 0.85 <= x10 < x1 "
           "(test accuracy; diverged = 0)",
           {"test_acc_without_bn_x0.1": _init("none", "small"), "test_acc_without_bn_x1": _init("none", "one"),
-           "test_acc_without_bn_x10": _init("none", "big"), "test_acc_with_bn_x0.1": _init("batch", "small"), "test_acc_with_bn_x1": _init("batch", "one"),
-           "test_acc_with_bn_x10": _init("batch", "big")}),
+           "test_acc_without_bn_x10": _init("none", "big"), "test_acc_with_bn_x0.1": _init("batch", "small"),
+           "test_acc_with_bn_x1": _init("batch", "one"), "test_acc_with_bn_x10": _init("batch", "big")}),
     Claim("bn_deep_sigmoid", 1,
           "A 10-layer sigmoid MLP stays at chance without BN (first/last gradient ratio tiny) and trains with BN (ratio ~1).",
           _m_deep, lambda f: _acc(f["train_acc_without_bn"]) <= CHANCE_ACC and _acc(f["train_acc_with_bn"]) >= TRAINS_ACC
@@ -617,7 +617,8 @@ CLAIMS: list[Claim] = [
           _m_pos, lambda f: _lt(f["sigmoid_after_train_loss"], f["sigmoid_before_train_loss"]),
           "sigmoid train loss: after < before",
           {f"{act}_{p}_{key}": glue_key(ch2.GLUE_PREFIX["bn_position"], "seed0", act, p, key)
-           for act in ("sigmoid", "tanh", "relu") for p in ("before", "after") for key in ("train_loss", "test_acc")},
+           for act in ch2.SETTINGS["bn_position"]["activations"] for p in ("before", "after")
+           for key in ("train_loss", "test_acc")},
           ("sigmoid_before_train_loss", "sigmoid_after_train_loss")),
     Claim("ch2_sigmoid_bn_range", 2,
           "sigma(BN(x)) is not confined to [sigma(0), sigma(1)] = [0.5, 0.73]: most outputs lie outside it at "
