@@ -91,12 +91,49 @@ def open_notebook(page, url: str, *, timeout_ms: int = 90000) -> None:
     toolbar's execution indicator says "idle" before any kernel exists, so readiness is read from the
     server: a session for this notebook whose kernel is idle.
     """
-    import time
     import urllib.parse
 
     path = urllib.parse.unquote(urllib.parse.urlsplit(url).path.split("/lab/tree/", 1)[1])
-    dialog = ".jp-Dialog .jp-mod-accept"
     page.goto(url)
+    _wait_for_idle_kernel(page, path, timeout_ms)
+
+
+def _menu(page, menu: str, item: str) -> None:
+    page.locator("div.lm-MenuBar-itemLabel", has_text=menu).first.click()
+    page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
+
+
+def open_in_app(page, path: str, *, timeout_ms: int = 90000) -> None:
+    """In a JupyterLab page already loaded (``/lab``), open the notebook at ``path`` (relative to the
+    server's root) as a student can, File > Open from Path…, and wait until its kernel is idle.
+
+    Several notebooks in one loaded app: loading JupyterLab itself costs a page about 5 s of CPU,
+    opening a notebook in it about 2 s."""
+    page.wait_for_selector(".jp-DirListing-item", timeout=timeout_ms)  # the app is loaded
+    _menu(page, "File", "Open from Path")
+    page.locator(".jp-Dialog input").fill(path)
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    _wait_for_idle_kernel(page, path, timeout_ms)
+
+
+def close_all_tabs(page, *, timeout_ms: int = 30000) -> None:
+    """File > Close All Tabs; unsaved changes are discarded (a test saves what it checks first)."""
+    import time
+
+    _menu(page, "File", "Close All Tabs")
+    deadline = time.monotonic() + timeout_ms / 1000
+    while page.locator(".jp-Notebook").count():
+        discard = page.locator(".jp-Dialog button", has_text="Discard")
+        if discard.count():
+            discard.first.click()
+        assert time.monotonic() < deadline, "JupyterLab did not close its tabs"
+        page.wait_for_timeout(100)
+
+
+def _wait_for_idle_kernel(page, path: str, timeout_ms: int) -> None:
+    import time
+
+    dialog = ".jp-Dialog .jp-mod-accept"
     page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
     deadline = time.monotonic() + timeout_ms / 1000
     while True:
@@ -111,5 +148,4 @@ def open_notebook(page, url: str, *, timeout_ms: int = 90000) -> None:
 def run_all_cells(page) -> None:
     """Run every cell from JupyterLab's Run menu."""
     page.locator(".jp-Notebook").click()
-    page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    _menu(page, "Run", "Run All Cells")

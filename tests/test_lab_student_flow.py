@@ -1,8 +1,9 @@
 """Each lab as a student meets it in JupyterLab, and one chapter, in a real browser.
 
 One JupyterLab server for the module (``tests/lab_server.py``, the course settings ``make lab`` uses:
-custom CSS, jupyterlab-myst, no news popup) serves a scratch folder. For every lab the student
-notebook (``labs/student/``) is opened and, as a student would:
+custom CSS, jupyterlab-myst, no news popup) serves a scratch folder, and one browser page loads
+JupyterLab once. In it, for every lab the student notebook (``labs/student/``) is opened (File >
+Open from Path…, as a student can) and, as a student would:
 
 1. the cells above question 1's check run on a fresh kernel (none may raise: read from the saved
    notebook), and the check says in Persian that q1 is unanswered;
@@ -23,12 +24,12 @@ import json
 import re
 import shutil
 import time
-import urllib.parse
+import urllib.request
 
 import nbformat
 import pytest
 
-from lab_server import LOCAL_PREFIXES, ROOT, jupyterlab_server, open_notebook
+from lab_server import LOCAL_PREFIXES, ROOT, close_all_tabs, jupyterlab_server, open_in_app
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("playwright.sync_api", reason="playwright is installed by requirements.txt")
@@ -67,33 +68,55 @@ def test_every_lab_has_a_wrong_answer():
         assert old in q1_answer(lab), f"{lab}: the mutation no longer applies"
 
 
+class App:
+    """One browser page with JupyterLab loaded once; notebooks are opened in it and closed again.
+
+    Loading JupyterLab costs the page about 5 s of CPU and opening a notebook in a loaded app about
+    2 s, so the module loads it once (``?reset``: a fresh workspace) and loads it again only after a
+    failed test, so that one failure does not hand the next test a broken page."""
+
+    def __init__(self, browser, base, token):
+        self.base, self.token = base, token
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page = self.context.new_page()
+        self.page.outside = []
+        self.page.on("request", lambda r: self.page.outside.append(r.url)
+                     if not r.url.startswith(LOCAL_PREFIXES) else None)
+        self.load()
+
+    def load(self):
+        self.page.goto(f"{self.base}/lab?reset&token={self.token}")
+        self.page.wait_for_selector(".jp-DirListing-item", timeout=90000)
+
+    def open(self, path: str):
+        """The page, with the notebook at ``path`` (relative to the server's root) open on an idle kernel."""
+        open_in_app(self.page, path)
+        return self.page
+
+    def close(self, failed: bool = False):
+        """Close every tab and shut every kernel down; after a failure, load the app afresh."""
+        if failed:
+            self.load()
+        else:
+            close_all_tabs(self.page)
+        _shutdown_kernels(self.base, self.token)
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, browser):
-    """(base, token, root, new_page) of one JupyterLab server for the module."""
+    """(root, app): one JupyterLab server for the module, serving ``root``, and one page of it."""
     root = tmp_path_factory.mktemp("student")
     for name in LABS:
         shutil.copy(ROOT / "labs" / "student" / f"{name}.ipynb", root / f"{name}.ipynb")
     (root / "chapters").mkdir()
     shutil.copy(ROOT / "chapters" / "01_batchnorm.ipynb", root / "chapters" / "01_batchnorm.ipynb")
     with jupyterlab_server(root) as (base, token):
-        contexts = []
-
-        def new_page():
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            contexts.append(context)
-            page = context.new_page()
-            page.outside = []
-            page.on("request", lambda r: page.outside.append(r.url) if not r.url.startswith(LOCAL_PREFIXES) else None)
-            return page
-
-        yield base, token, root, new_page
-        for c in contexts:
-            c.close()
+        app = App(browser, base, token)
+        yield root, app
+        app.context.close()
 
 
 def _shutdown_kernels(base, token):
-    import urllib.request
-
     for s in json.load(urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=10)):
         req = urllib.request.Request(f"{base}/api/sessions/{s['id']}?token={token}", method="DELETE")
         urllib.request.urlopen(req, timeout=30)
@@ -165,13 +188,13 @@ def _fail_artifact(page, name):
 
 @pytest.mark.parametrize("name", LABS)
 def test_student_flow_in_jupyterlab(lab, name):
-    base, token, root, new_page = lab
+    root, app = lab
     right = q1_answer(name)
     old, new = WRONG[name]
     wrong = right.replace(old, new)
-    page = new_page()
+    page = app.page
     try:
-        open_notebook(page, f"{base}/lab/tree/{name}.ipynb?reset&token={token}")
+        app.open(f"{name}.ipynb")
         # locked cells say so (the first cell builds `grader`)
         # (custom.css labels them once JupyterLab has marked the cell read-only: wait for it)
         label = page.wait_for_function("""() => {
@@ -211,27 +234,24 @@ def test_student_flow_in_jupyterlab(lab, name):
         assert page.outside == [], f"requests to other hosts: {page.outside}"
     except Exception:
         _fail_artifact(page, name)
+        app.close(failed=True)
         raise
-    page.context.close()
-    _shutdown_kernels(base, token)
+    app.close()
     if name != RENAMED_LAB:
         return
 
     moved = root / "downloads" / f"{name} (1).ipynb"
     moved.parent.mkdir(exist_ok=True)
     shutil.copy(root / f"{name}.ipynb", moved)
-    page = new_page()
     try:
-        url_path = urllib.parse.quote(f"downloads/{moved.name}")
-        open_notebook(page, f"{base}/lab/tree/{url_path}?reset&token={token}")
+        app.open(f"downloads/{moved.name}")
         text = _run_up_to_q1_check(page)
         assert "قبول شد" in text, f"the renamed notebook does not check: {text}"
     except Exception:
         _fail_artifact(page, f"{name}_renamed")
+        app.close(failed=True)
         raise
-    finally:
-        page.context.close()
-        _shutdown_kernels(base, token)
+    app.close()
 
 
 def _no_cell_crashed_above_q1(saved):
@@ -272,13 +292,44 @@ def _submission_cell(page):
 
 RAW_MYST = re.compile(r"\{(glue|cite|term|doc|ref)(:\w+)?\}`|:::\{|```\{")
 GLUE = ".jp-MarkdownCell .myst span:not([class], [style], [data-state], .katex span):not(:has(*)):not(:empty)"
+# What the chapter shows, read in the page once every cell is rendered: JupyterLab's default windowing
+# ("contentVisibility") attaches every cell, those out of view in idle time, and jupyterlab-myst
+# renders each markdown cell when it is attached.
+CHAPTER_SEEN = f"""() => {{
+    const myst = [...document.querySelectorAll('.jp-MarkdownCell .myst')];
+    const glue = [...document.querySelectorAll({json.dumps(GLUE)})];
+    return {{
+      cells: document.querySelectorAll('.jp-Notebook .jp-Cell').length,
+      markdown: myst.length,
+      admonition: document.querySelectorAll('.jp-MarkdownCell .myst .myst-admonition').length,
+      exercise: document.querySelectorAll('.jp-MarkdownCell .myst aside.myst-exercise').length,
+      solution: document.querySelectorAll('.jp-MarkdownCell .myst details.myst-exercise').length,
+      open_solution: document.querySelectorAll('.jp-MarkdownCell .myst details.myst-exercise[open]').length,
+      term: document.querySelectorAll('.jp-MarkdownCell .myst [data-state] a').length,
+      titled: [...document.querySelectorAll('.jp-MarkdownCell .myst .myst-exercise-title')].filter(t => {{
+          const b = getComputedStyle(t, '::before');
+          return /تمرین/.test(b.content) && parseFloat(b.fontSize) >= 10; }}).length,
+      glue: glue.filter(e => getComputedStyle(e, '::before').content.includes('عدد')
+                             && getComputedStyle(e).fontSize === '0px').length,
+      text: myst.map(m => m.innerText).join('\\n'),
+    }}; }}"""
+
+
+def _screenshot_at(page, find_js, name):
+    """Scroll the element ``find_js`` (a JavaScript expression) returns to the middle of the view, then
+    take a screenshot of the page. (Three times: cells above it are sized only once they come into view,
+    which moves it.)"""
+    for _ in range(3):
+        page.evaluate(f"() => ({find_js}).scrollIntoView({{block: 'center'}})")
+        page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / name))
 
 
 def test_chapter_renders_in_jupyterlab(lab):
-    base, token, root, new_page = lab
-    page = new_page()
+    root, app = lab
+    page = app.page
     try:
-        open_notebook(page, f"{base}/lab/tree/chapters/01_batchnorm.ipynb?reset&token={token}")
+        app.open("chapters/01_batchnorm.ipynb")
         page.wait_for_selector(".jp-MarkdownCell .myst p", timeout=60000)
         page.wait_for_function("() => [...document.fonts].some(f => f.family === 'Vazirmatn' && f.status === 'loaded')",
                                timeout=30000)
@@ -295,41 +346,21 @@ def test_chapter_renders_in_jupyterlab(lab):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "chapter_top.png"))
 
-        # walk down the notebook cell by cell (JupyterLab renders only the cells near the view)
-        page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt").first.click()
-        page.keyboard.press("Escape")
-        seen = {"admonition": 0, "exercise": 0, "solution": 0, "open_solution": 0, "term": 0, "glue": 0, "titled": 0,
-                "raw": []}
-        cells = len(nbformat.read(root / "chapters" / "01_batchnorm.ipynb", as_version=4).cells)
-        shot = False
-        for step in range(cells + 3):
-            if step < cells:
-                page.keyboard.press("ArrowDown")
-            page.wait_for_timeout(150 if step < cells else 1500)
-            now = page.evaluate(f"""() => {{
-                const myst = [...document.querySelectorAll('.jp-MarkdownCell .myst')];
-                const glue = [...document.querySelectorAll({json.dumps(GLUE)})];
-                return {{
-                  admonition: document.querySelectorAll('.jp-MarkdownCell .myst .myst-admonition').length,
-                  exercise: document.querySelectorAll('.jp-MarkdownCell .myst aside.myst-exercise').length,
-                  solution: document.querySelectorAll('.jp-MarkdownCell .myst details.myst-exercise').length,
-                  open_solution: document.querySelectorAll('.jp-MarkdownCell .myst details.myst-exercise[open]').length,
-                  term: document.querySelectorAll('.jp-MarkdownCell .myst [data-state] a').length,
-                  titled: [...document.querySelectorAll('.jp-MarkdownCell .myst .myst-exercise-title')].filter(t => {{
-                      const b = getComputedStyle(t, '::before');
-                      return /تمرین/.test(b.content) && parseFloat(b.fontSize) >= 10; }}).length,
-                  glue: glue.filter(e => getComputedStyle(e, '::before').content.includes('عدد')
-                                         && getComputedStyle(e).fontSize === '0px').length,
-                  text: myst.map(m => m.innerText).join('\\n'),
-                }}; }}""")
-            for k in ("admonition", "exercise", "solution", "open_solution", "term", "glue", "titled"):
-                seen[k] = max(seen[k], now[k])
-            seen["raw"] += RAW_MYST.findall(now["text"])
-            if now["glue"] and now["admonition"] and not shot:
-                page.screenshot(path=str(ARTIFACTS / "chapter_glue.png"))
-                shot = True
-        page.screenshot(path=str(ARTIFACTS / "chapter_exercise.png"))
-        assert seen["raw"] == [], f"raw MyST shown: {seen['raw'][:5]}"
+        chapter = nbformat.read(root / "chapters" / "01_batchnorm.ipynb", as_version=4)
+        cells = len(chapter.cells)
+        markdown = sum(c.cell_type == "markdown" for c in chapter.cells)
+        page.wait_for_function(f"() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === {cells}"
+                               f" && document.querySelectorAll('.jp-MarkdownCell .myst').length === {markdown}",
+                               timeout=60000)
+        page.wait_for_timeout(500)  # the last cell's rendering settles
+        seen = page.evaluate(CHAPTER_SEEN)
+        raw = RAW_MYST.findall(seen["text"])
+        _screenshot_at(page, f"[...document.querySelectorAll({json.dumps(GLUE)})].find(e => getComputedStyle(e,"
+                             " '::before').content.includes('عدد'))", "chapter_glue.png")
+        _screenshot_at(page, "document.querySelector('.jp-MarkdownCell .myst aside.myst-exercise')", "chapter_exercise.png")
+        seen.pop("text")
+        assert seen["cells"] == cells and seen["markdown"] == markdown, seen
+        assert raw == [], f"raw MyST shown: {raw[:5]}"
         assert seen["admonition"] and seen["term"] and seen["glue"], seen
         assert seen["exercise"] and seen["solution"], seen
         assert seen["titled"] >= seen["exercise"] + seen["solution"], f"exercise titles are not shown in Persian: {seen}"
@@ -339,4 +370,6 @@ def test_chapter_renders_in_jupyterlab(lab):
         assert "Jupyter news" not in page.evaluate("() => document.body.innerText")
     except Exception:
         _fail_artifact(page, "chapter")
+        app.close(failed=True)
         raise
+    app.close()
