@@ -147,7 +147,7 @@ def _scan_student(path: Path, source: Path):
     return nb
 
 
-@pytest.mark.slow  # runs otter assign for every lab (about a minute)
+@pytest.mark.slow  # otter assign for every lab (about 10 s: generated_labs, once per test run)
 @pytest.mark.parametrize("source", SOURCES, ids=LABS)
 def test_generated_student_notebook_has_no_solution_or_hidden_test(generated, source):
     lab = source.stem
@@ -158,7 +158,7 @@ def test_generated_student_notebook_has_no_solution_or_hidden_test(generated, so
     assert points == {q["name"]: q["points"] for q in homework.questions(source)}
 
 
-@pytest.mark.slow  # runs otter assign for every lab (about a minute)
+@pytest.mark.slow  # otter assign for every lab (about 10 s: generated_labs, once per test run)
 @pytest.mark.parametrize("source", SOURCES, ids=LABS)
 def test_book_copy_is_clean_and_up_to_date(generated, source):
     lab = source.stem
@@ -169,3 +169,24 @@ def test_book_copy_is_clean_and_up_to_date(generated, source):
     fresh = nbformat.read(generated / "pages" / f"{lab}.ipynb", as_version=4)
     assert [(c.cell_type, c.source) for c in nb.cells] == [(c.cell_type, c.source) for c in fresh.cells], \
         f"labs/student/{lab}.ipynb is stale: run .venv/bin/python tools/homework.py generate {lab}"
+
+
+@pytest.mark.slow  # imports otter (about 5 s)
+def test_otter_assign_failure_names_the_notebook(tmp_path):
+    """tools/otter_assign.py (generate's one otter process): a notebook otter rejects stops the run,
+    named, with exit status 1; the notebooks before it are assigned."""
+    import subprocess
+
+    good = SOURCES[0]
+    bad = tmp_path / "broken_lab.ipynb"
+    nb = nbformat.read(good, as_version=4)
+    nb.cells[0].source = nb.cells[0].source.replace("init_cell: false", "init_cell: false\nno_such_key: 1")
+    nbformat.write(nb, bad)
+    tool = [sys.executable, str(ROOT / "tools" / "otter_assign.py")]
+    res = subprocess.run(tool + [str(good), str(tmp_path / "good"), str(bad), str(tmp_path / "bad")],
+                         capture_output=True, text=True, cwd=good.parent)
+    assert res.returncode == 1, res
+    assert f"otter assign failed for {bad}" in res.stderr and "no_such_key" in res.stderr, res.stderr
+    assert (tmp_path / "good" / "student" / f"{good.stem}.ipynb").exists()
+    res = subprocess.run(tool + [str(good)], capture_output=True, text=True)
+    assert res.returncode == 2 and "usage" in res.stderr

@@ -117,10 +117,20 @@ def questions(source: Path) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- generate
-def _otter(*args: str, **kw) -> subprocess.CompletedProcess:
-    exe = Path(sys.executable).parent / "otter"
-    cmd = [str(exe) if exe.exists() else "otter", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+def _assign(sources: list[Path], dist: Path, run_tests: bool) -> None:
+    """``otter assign`` every source notebook into ``dist/<lab>`` (emptied first), all in one process
+    (tools/otter_assign.py: importing otter costs as much as assigning a lab)."""
+    pairs = []
+    for src in sources:
+        out = dist / src.stem
+        shutil.rmtree(out, ignore_errors=True)
+        pairs += [str(src), str(out)]
+    if not pairs:
+        return
+    cmd = [sys.executable, str(Path(__file__).resolve().parent / "otter_assign.py")] + (["--run-tests"] if run_tests else [])
+    res = subprocess.run(cmd + pairs, capture_output=True, text=True, cwd=SOURCE_DIR)
+    if res.returncode != 0:
+        raise SystemExit(f"otter assign failed:\n{res.stdout}\n{res.stderr}")
 
 
 def book_page(student_nb, lab: str):
@@ -325,15 +335,14 @@ def generate(names=None, dist: Path = DIST_DIR, pages: bool = True, run_tests: b
     done = []
     dist.mkdir(parents=True, exist_ok=True)
     manifest = _manifest(dist)
-    for src in lab_sources(names):
+    sources = lab_sources(names)
+    t0 = time.perf_counter()
+    _assign(sources, dist, run_tests)
+    print(f"otter assign: {len(sources)} lab(s) in {time.perf_counter() - t0:.1f} s", flush=True)
+    for src in sources:
         lab = src.stem
         t0 = time.perf_counter()
         out = dist / lab
-        shutil.rmtree(out, ignore_errors=True)
-        args = ["assign", "--no-pdfs"] + ([] if run_tests else ["--no-run-tests"]) + [str(src), str(out)]
-        res = _otter(*args, cwd=src.parent)
-        if res.returncode != 0:
-            raise SystemExit(f"otter assign failed for {lab}:\n{res.stdout}\n{res.stderr}")
         zips = sorted((out / "autograder").glob(f"{lab}-autograder_*.zip"))
         if not zips:
             raise SystemExit(f"otter assign wrote no autograder zip for {lab} in {out / 'autograder'}")
