@@ -11,6 +11,8 @@ Each page is opened from the built site at 1366x900 as a file (as the README say
   a numbered figure with a Persian caption;
 * no console error or warning, no failed request (the widget icon fonts, the theme mode);
 * its title first (the labs' grader cell used to come above it);
+* math typeset (no raw TeX left in the text), code cells and their outputs left-to-right, and so
+  are inline code and inline math; a chapter shows at least one plot;
 * the theme's interface in Persian (buttons, tooltips, footer), and one search box in view.
 
 Single pages then check the bibliography (entries left-to-right), the download menu (a
@@ -97,6 +99,10 @@ async () => {
     }),
     chrome, footer: (document.querySelector("footer") || {}).innerText || "",
     searchBoxes: [...document.querySelectorAll(".search-button-field, form.bd-search")].filter(visible).length,
+    rawTex: ["$$", "\\frac", "\\hat", "\\mu_"].filter((t) => (document.querySelector("article") || document.body).innerText.includes(t)),
+    codeDirections: [...new Set([...document.querySelectorAll("div.cell_input pre, div.cell_output")].map((e) => getComputedStyle(e).direction))],
+    inlineDirections: [...new Set([...document.querySelectorAll("article p code, article p mjx-container")].map((e) => getComputedStyle(e).direction))],
+    plots: document.querySelectorAll("div.cell_output img").length,
     rtl: document.documentElement.dir === "rtl"
          && getComputedStyle(document.querySelector("article p")).direction === "rtl",
     vazirmatn: [...document.fonts].some((f) => f.family.replace(/"/g, "") === "Vazirmatn" && f.status === "loaded")
@@ -181,6 +187,11 @@ def _check_page(result, name, viewport):
         assert figure["id"] and figure["id"].startswith("fig-"), f"{name}: a plot that is not a labelled figure: {figure}"
         assert PERSIAN.search(figure["caption"]) and PERSIAN.search(figure["alt"]), f"{name}: {figure}"
     assert result["rtl"], f"{name}: not right-to-left"
+    assert result["rawTex"] == [], f"{name}: raw TeX left in the page: {result['rawTex']}"
+    assert set(result["codeDirections"]) <= {"ltr"}, f"{name}: code cells or outputs not left-to-right"
+    assert set(result["inlineDirections"]) <= {"ltr"}, f"{name}: inline code or math not left-to-right"
+    if name.startswith("chapters/"):
+        assert result["codeDirections"] == ["ltr"] and result["plots"] >= 1, f"{name}: no code cell or no plot"
     assert result["vazirmatn"], f"{name}: the Vazirmatn web font is not loaded or not used"
     assert not result["cellAboveTitle"], f"{name}: no title, or a code cell above it"
     assert result["searchBoxes"] <= 1, f"{name}: {result['searchBoxes']} search boxes in view"
