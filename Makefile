@@ -51,9 +51,10 @@ chromium: system-deps
 # that uses the network.
 PYTEST := DLFA_OFFLINE=1 DLFA_QUIET=1 $(BIN)/python -m pytest -p tests.offline_guard
 # Both tiers run on every core (pytest-xdist); a test file stays on one worker (--dist loadfile),
-# so a notebook's cells run in order on one kernel. PYTEST_WORKERS=0 runs in one process.
+# so a notebook's cells run in order on one kernel; files start in the order tests/conftest.py gives
+# them, longest first (--no-loadscope-reorder). PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= auto
-XDIST = -n $(PYTEST_WORKERS) --dist loadfile
+XDIST = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The fast loop: everything that needs no browser and no notebook execution (budget 90 s).
 check: assets

@@ -99,16 +99,7 @@ def browser():
         b.close()
 
 
-# The longest test files start first. pytest-xdist (--dist loadfile) hands whole files to the two
-# workers in collection order, so a long file collected last would run alone at the end while the
-# other worker idles; starting the longest first keeps both busy (longest-processing-time-first).
-LONGEST_FIRST = (
-    "tests/test_lab_grading.py",        # every lab's reference, mutations and robustness cases graded
-    "tests/test_lab_student_flow.py",   # each lab in JupyterLab in a browser
-    "tests/test_grading_attacks.py",    # adversarial submissions graded in the sandbox
-    "tests/test_labs.py",               # student notebooks run up to their first exercise
-    "tests/test_hub.py",                # a class of students on a local JupyterHub
-)
+from suite_order import LONGEST_FIRST  # noqa: E402 - the order make test starts the test files in
 
 
 def pytest_collection_modifyitems(config, items):
